@@ -1,0 +1,16 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/__tests__'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  // The example app and the tests import the package by its public name, as users do.
+  moduleNameMapper: {
+    '^passport-jetbrains-space$': '<rootDir>/lib/index.ts',
+    '^passport-jetbrains-space/emulator$': '<rootDir>/lib/emulator/index.ts',
+    // Source files may import siblings as './x.js' (what Node's resolution wants after the build).
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

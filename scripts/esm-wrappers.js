@@ -1,0 +1,18 @@
+// Writes the ESM entry points next to the CommonJS build: each re-exports the CommonJS
+// module by name, so `import` and `require` share one copy (no dual-package hazard:
+// `instanceof SpaceError` holds whichever way the package was loaded).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dist = path.join(__dirname, '..', 'dist');
+for (const entry of ['index', 'emulator/index']) {
+  const cjs = path.join(dist, `${entry}.js`);
+  const names = Object.keys(require(cjs)).filter((n) => n !== 'default' && n !== '__esModule').sort();
+  const base = `./${path.basename(entry)}.js`;
+  fs.writeFileSync(path.join(dist, `${entry}.mjs`),
+    `import cjs from '${base}';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`);
+  fs.writeFileSync(path.join(dist, `${entry}.d.mts`), `export * from '${base}';\n`);
+}
+const cli = path.join(dist, 'emulator', 'cli.js');
+if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);

@@ -1,0 +1,138 @@
+/**
+ * The emulated Space HTTP API: the current profile, the organization, avatar downloads and the
+ * self-revoke endpoint (SPACE-API.md §1, §5).
+ *
+ * Every call needs `Authorization: Bearer`. Errors use Space's API shape and exact texts, since
+ * SDK logic depends on them (SPACE-API.md §5.5): an expired token gets
+ * "Access token has expired" (the Kotlin SDK refreshes and retries on it), a token of a revoked
+ * grant gets "Refresh token associated with the access token is revoked".
+ */
+import { createHash } from 'node:crypto';
+import { avatarSvg, findAvatarOwner } from './avatars.js';
+import type { EmulatorRequest, EmulatorState } from './context.js';
+import { FieldsError, applyFields, type Json } from './fields.js';
+import type { Grant } from './grants.js';
+import type { AccessTokenClaims } from './jwt.js';
+import type { SpaceEmulatorUser } from './options.js';
+import { apiError, bodyReply, emptyReply, jsonReply, type Reply } from './reply.js';
+import { scopeAllows } from './scope.js';
+
+/** Path of the self-revoke endpoint (SPACE-API.md §1, .NET SDK `DeleteSelfAsync`). */
+export const REVOKE_SELF_PATH = '/api/http/team-directory/profiles/oauth-consents/me/refresh-tokens/self';
+
+type BearerResult = { ok: true; claims: AccessTokenClaims; grant: Grant } | { ok: false; reply: Reply };
+
+const authenticationRequired = (description: string): BearerResult => ({
+  ok: false,
+  reply: apiError(401, 'authentication-required', description),
+});
+
+/** Checks the bearer token of an API call: signature, grant, revocation, expiry (in that order). */
+export function authenticateBearer(state: EmulatorState, req: EmulatorRequest): BearerResult {
+  // RFC 6750 §2.3 allows a query token, but Space clients send the header; the query is ignored.
+  if (req.query?.has('access_token')) req.warn('access_token query parameter ignored: Space reads the Authorization header');
+  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(req.headers.authorization ?? '');
+  if (!match?.[1]) return authenticationRequired('Authentication required');
+  const claims = state.signer.verify(match[1]);
+  const grant = claims && state.store.grant(claims.grant_id);
+  if (!claims || !grant || grant.clientID !== claims.aud || grant.userID !== claims.sub) {
+    return authenticationRequired('Authentication required');
+  }
+  if (grant.revoked) return authenticationRequired('Refresh token associated with the access token is revoked');
+  if (state.now() >= claims.exp * 1000 || state.store.isForceExpired(claims.jti)) {
+    return authenticationRequired('Access token has expired');
+  }
+  return { ok: true, claims, grant };
+}
+
+/** Stable short id derived from `seed` (email and organization ids must not change between calls). */
+function derivedID(seed: string): string {
+  return createHash('sha256').update(seed).digest('base64url').slice(0, 12);
+}
+
+/** A user as a `TD_MemberProfile` (SPACE-API.md §5.3): the fields sign-in code reads, plus the always-present flags. */
+export function memberProfile(user: SpaceEmulatorUser): Json {
+  return {
+    id: user.id,
+    username: user.username,
+    name: { firstName: user.firstName, lastName: user.lastName },
+    speaksEnglish: true,
+    smallAvatar: user.smallAvatar ?? null,
+    avatar: user.avatar ?? null,
+    profilePicture: user.profilePicture ?? null,
+    about: user.about ?? null,
+    archived: false,
+    notAMember: false,
+    joined: null,
+    externalId: null,
+    languages: [],
+    emails: (user.emails ?? []).map((e) => ({ id: derivedID(`${user.id}\n${e.email}`), email: e.email, verified: e.verified ?? false })),
+  };
+}
+
+/** Applies `$fields` from the query; a malformed query or selection is a 400 `validation-error`. */
+function project(req: EmulatorRequest, value: Json, whenAbsent: (v: Json) => Json = (v) => v): Reply {
+  if (req.query === null) return apiError(400, 'validation-error', 'The query string is malformed.');
+  if (req.query.duplicates().includes('$fields')) return apiError(400, 'validation-error', '$fields is repeated.');
+  const fields = req.query.get('$fields');
+  try {
+    return jsonReply(200, fields === undefined ? whenAbsent(value) : applyFields(value, fields));
+  } catch (err) {
+    if (err instanceof FieldsError) return apiError(400, 'validation-error', err.message);
+    throw err;
+  }
+}
+
+/** `GET /api/http/team-directory/profiles/me`. */
+export function handleProfile(state: EmulatorState, req: EmulatorRequest): Reply {
+  const auth = authenticateBearer(state, req);
+  if (!auth.ok) return auth.reply;
+  if (!scopeAllows(auth.claims.scope, state.options.profileScopes)) {
+    return apiError(403, 'permission-denied', `The access token lacks the permission to view member profiles (${state.options.profileScopes.join(' or ')}).`);
+  }
+  const user = state.users.find((u) => u.id === auth.grant.userID);
+  if (!user) return apiError(404, 'not-found', 'The profile does not exist.');
+  return project(req, memberProfile(user), (profile) => {
+    if (state.options.listsWithoutFields || typeof profile !== 'object' || profile === null || Array.isArray(profile)) return profile;
+    const { emails: _emails, languages: _languages, ...rest } = profile;
+    return rest;
+  });
+}
+
+/** `GET /api/http/organization`: an `OrganizationRecord` (SPACE-API.md §5.6). */
+export function handleOrganization(state: EmulatorState, req: EmulatorRequest): Reply {
+  const auth = authenticateBearer(state, req);
+  if (!auth.ok) return auth.reply;
+  if (!scopeAllows(auth.claims.scope, state.options.organizationScopes)) {
+    return apiError(403, 'permission-denied', 'The access token lacks the permission to view organization info.');
+  }
+  const { name, slogan } = state.options.organization;
+  return project(req, { id: derivedID(`org\n${name}`), orgId: derivedID(`orgId\n${name}`), name, slogan, logoId: null });
+}
+
+/** `GET /d/<id>`: an avatar attachment, as a generated SVG. Needs a bearer token, like Space (SPACE-API.md §5.4). */
+export function handleAttachment(state: EmulatorState, req: EmulatorRequest): Reply {
+  const auth = authenticateBearer(state, req);
+  if (!auth.ok) return auth.reply;
+  let id: string;
+  try {
+    id = decodeURIComponent(req.path.slice('/d/'.length));
+  } catch {
+    return apiError(404, 'not-found', 'No such attachment.');
+  }
+  const owner = id === '' ? undefined : findAvatarOwner(state.users, id);
+  if (!owner) return apiError(404, 'not-found', 'No such attachment.');
+  return bodyReply(200, 'image/svg+xml', avatarSvg(owner, id), {
+    'Cache-Control': 'private, max-age=3600',
+    // An SVG opened directly is a document; this one has no scripts and may load nothing.
+    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+  });
+}
+
+/** `DELETE .../oauth-consents/me/refresh-tokens/self`: revokes the caller's grant (refresh token and access tokens). */
+export function handleRevokeSelf(state: EmulatorState, req: EmulatorRequest): Reply {
+  const auth = authenticateBearer(state, req);
+  if (!auth.ok) return auth.reply;
+  state.store.revokeGrant(auth.grant.id);
+  return emptyReply(200);
+}

@@ -1,0 +1,165 @@
+/**
+ * The emulator's authorization state: codes, grants (token families) and refresh tokens.
+ *
+ * A grant is what one successful code exchange creates: every access token and refresh token
+ * issued from that exchange (and from refreshing it) belongs to it. Revoking a grant kills the
+ * whole family, which is what Space's self-revoke endpoint does to "the refresh token and its
+ * access tokens" (SPACE-API.md §1, §5.5) and what strict rotation does on replay (RFC 9700 §4.14.2).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+/** An issued authorization code and everything it is bound to (RFC 6749 §4.1.2, RFC 7636 §4.4). */
+export interface AuthorizationCode {
+  clientID: string;
+  redirectURI: string;
+  userID: string;
+  scope: string;
+  accessType: 'online' | 'offline';
+  codeChallenge: string | null;
+  codeChallengeMethod: 'plain' | 'S256' | null;
+  /** Emulator-clock milliseconds. */
+  expiresAt: number;
+  used: boolean;
+  /** The grant created when the code was redeemed, revoked if the code is replayed (RFC 6749 §4.1.2). */
+  grantID: string | null;
+}
+
+/** A token family. */
+export interface Grant {
+  id: string;
+  clientID: string;
+  userID: string;
+  scope: string;
+  revoked: boolean;
+  /** The refresh token currently valid for this grant, if any. */
+  refreshToken: string | null;
+}
+
+interface RefreshTokenRecord {
+  grantID: string;
+  /** False once rotated out; presenting it again is a replay. */
+  live: boolean;
+}
+
+/** Opaque random value: 32 bytes, base64url (256 bits, above RFC 6749 §10.10's 2^-128 guessing bound). */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+/** In-memory store of codes, grants, refresh tokens and access-token ids. */
+export class GrantStore {
+  private readonly codes = new Map<string, AuthorizationCode>();
+  private readonly grants = new Map<string, Grant>();
+  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
+  /** `client \n user` pairs that already got a refresh token from a code exchange. */
+  private readonly refreshTokenIssued = new Set<string>();
+  /** ids (`jti`) of access tokens issued so far, and those force-expired by `expireAll`. */
+  private readonly accessTokenIds = new Set<string>();
+  private readonly expiredAccessTokenIds = new Set<string>();
+  /** SHA-256 digests of PKCE verifiers seen so far (conformance `EnsurePkceCodeVerifierNotUsed`). */
+  private readonly verifierDigests = new Set<string>();
+  /** Replays of rotated-out refresh tokens seen in strict-rotation mode. */
+  reuseCount = 0;
+
+  constructor(private readonly now: () => number) {}
+
+  /** Stores a new code valid for `ttlSeconds` and returns it. */
+  issueCode(fields: Omit<AuthorizationCode, 'expiresAt' | 'used' | 'grantID'>, ttlSeconds: number): string {
+    const code = randomToken();
+    this.codes.set(code, { ...fields, expiresAt: this.now() + ttlSeconds * 1000, used: false, grantID: null });
+    return code;
+  }
+
+  /** Looks a code up without consuming it. */
+  findCode(code: string): AuthorizationCode | undefined {
+    return this.codes.get(code);
+  }
+
+  /** True once the code's lifetime is over, on the emulator clock. */
+  isExpired(code: AuthorizationCode): boolean {
+    return this.now() >= code.expiresAt;
+  }
+
+  /** Creates a grant; with `withRefreshToken` it also gets a live refresh token. */
+  createGrant(clientID: string, userID: string, scope: string, withRefreshToken: boolean): Grant {
+    const grant: Grant = { id: randomToken(12), clientID, userID, scope, revoked: false, refreshToken: null };
+    this.grants.set(grant.id, grant);
+    if (withRefreshToken) {
+      this.newRefreshToken(grant);
+      this.refreshTokenIssued.add(pairKey(clientID, userID));
+    }
+    return grant;
+  }
+
+  /** Space issues a refresh token only on the first offline exchange per user+client (SPACE-API.md §2). */
+  hasIssuedRefreshToken(clientID: string, userID: string): boolean {
+    return this.refreshTokenIssued.has(pairKey(clientID, userID));
+  }
+
+  /** Gives `grant` a new live refresh token; the previous one (if any) becomes a replay (rotation). */
+  newRefreshToken(grant: Grant): string {
+    if (grant.refreshToken !== null) {
+      const old = this.refreshTokens.get(grant.refreshToken);
+      if (old) old.live = false;
+    }
+    const token = randomToken();
+    this.refreshTokens.set(token, { grantID: grant.id, live: true });
+    grant.refreshToken = token;
+    return token;
+  }
+
+  /** Finds a refresh token and its grant; `live` is false for rotated-out tokens. */
+  findRefreshToken(token: string): { grant: Grant; live: boolean } | undefined {
+    const record = this.refreshTokens.get(token);
+    const grant = record && this.grants.get(record.grantID);
+    return record && grant ? { grant, live: record.live } : undefined;
+  }
+
+  /** Looks a grant up by id (the `grant_id` claim of access tokens). */
+  grant(id: string): Grant | undefined {
+    return this.grants.get(id);
+  }
+
+  /**
+   * Revokes a grant. The user+client pair may then get a refresh token again on its next offline
+   * exchange [inferred]: after a revocation the next consent is a "first" one again.
+   */
+  revokeGrant(id: string): void {
+    const grant = this.grants.get(id);
+    if (!grant || grant.revoked) return;
+    grant.revoked = true;
+    if (grant.refreshToken !== null) this.refreshTokenIssued.delete(pairKey(grant.clientID, grant.userID));
+  }
+
+  /** Revokes every grant, or those of one user. */
+  revokeAll(userID?: string): void {
+    for (const grant of this.grants.values()) if (userID === undefined || grant.userID === userID) this.revokeGrant(grant.id);
+  }
+
+  /** Records an issued access token id. */
+  recordAccessToken(jti: string): void {
+    this.accessTokenIds.add(jti);
+  }
+
+  /** Every access token issued so far is treated as expired from now on. */
+  expireAllAccessTokens(): void {
+    for (const jti of this.accessTokenIds) this.expiredAccessTokenIds.add(jti);
+  }
+
+  /** Remembers a PKCE verifier; returns true if it was seen before. */
+  noteVerifier(verifier: string): boolean {
+    const digest = createHash('sha256').update(verifier).digest('base64url');
+    if (this.verifierDigests.has(digest)) return true;
+    this.verifierDigests.add(digest);
+    return false;
+  }
+
+  /** True if `expireAllAccessTokens` covered this access token. */
+  isForceExpired(jti: string): boolean {
+    return this.expiredAccessTokenIds.has(jti);
+  }
+}
+
+function pairKey(clientID: string, userID: string): string {
+  return `${clientID}\n${userID}`;
+}

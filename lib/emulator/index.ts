@@ -1,0 +1,17 @@
+/**
+ * `passport-jetbrains-space/emulator`: a local JetBrains Space for tests and development.
+ *
+ * @example
+ * ```ts
+ * import { startSpaceEmulator } from 'passport-jetbrains-space/emulator';
+ * const space = await startSpaceEmulator({ port: 0, autoApprove: 'john.doe' });
+ * // ... point the strategy at space.url ...
+ * await space.close();
+ * ```
+ */
+export { startSpaceEmulator } from './server.js';
+export type { SpaceEmulator } from './server.js';
+export type { SpaceEmulatorClient, SpaceEmulatorOptions, SpaceEmulatorUser } from './options.js';
+export type { SpaceEmulatorFault } from './faults.js';
+export type { SpaceEmulatorRequest } from './requests.js';
+export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from './defaults.js';

@@ -1,0 +1,54 @@
+import type { Request, Response } from 'express';
+import { wantsJSON } from './respond';
+
+/**
+ * The request's path as Express routes it: the original URL (right inside mounted routers
+ * too) up to the query, not decoded or normalized. `new URL()` would read `//host/x` as a
+ * host, so it is not used here.
+ */
+export function requestPath(req: Request): string {
+  const url = req.originalUrl || req.url || '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+}
+
+/** A path is public when it equals a string entry, starts with one ending in "/", or matches a RegExp. */
+export function isPublicPath(path: string, publicPaths: ReadonlyArray<string | RegExp>): boolean {
+  return publicPaths.some((p) => (typeof p === 'string'
+    ? path === p || (p.endsWith('/') && p !== '/' && path.startsWith(p))
+    : p.test(path)));
+}
+
+function escapeHTML(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * 401 for an API request nobody signed in for: JSON, never a redirect (a fetch() that
+ * follows one ends on Space's HTML login page), with a hint of how to authenticate.
+ */
+export function answerUnauthenticated(res: Response, signInPath: string): void {
+  res.status(401);
+  res.set('WWW-Authenticate', `Bearer realm="Space", error="unauthenticated", sign_in="${signInPath}"`);
+  res.set('Cache-Control', 'no-store');
+  res.json({ error: 'unauthenticated', error_description: 'Sign in with Space first', sign_in: signInPath });
+}
+
+/**
+ * A failed sign-in in gate mode: a short page with a link to try again (JSON for API
+ * requests). Only our own fixed message is shown, never text from the callback URL.
+ */
+export function answerSignInFailed(req: Request, res: Response, status: number, message: string, signInPath: string): void {
+  res.status(status);
+  res.set('Cache-Control', 'no-store');
+  res.set('Referrer-Policy', 'no-referrer');
+  if (wantsJSON(req)) {
+    res.json({ error: 'sign_in_failed', error_description: message });
+    return;
+  }
+  res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in could not be completed</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"></head>
+<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2328">
+<h1 style="font-size:1.4rem">Sign-in could not be completed</h1><p>${escapeHTML(message)}</p>
+<p><a href="${escapeHTML(signInPath)}">Sign in with Space</a></p></body></html>`);
+}

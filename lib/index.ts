@@ -1,0 +1,31 @@
+/**
+ * passport-jetbrains-space: "Sign in with JetBrains Space" for Express and Passport.
+ * This file only re-exports; the emulator lives at `passport-jetbrains-space/emulator`.
+ */
+export { SpaceStrategy } from './strategy';
+export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './strategy';
+export type {
+  SpaceStrategyOptions,
+  SpaceStrategyOptionsWithRequest,
+  SpaceStrategyOptionsWithoutRequest,
+  SpaceVerify,
+  SpaceVerifyWithRequest,
+  SpaceVerifyFunction,
+  SpaceVerifyFunctionWithParams,
+  SpaceVerifyFunctionWithRequest,
+  SpaceVerifyFunctionWithRequestAndParams,
+  SpaceVerified,
+  SpaceTokenParams,
+} from './options';
+export { DEFAULT_PROFILE_FIELDS } from './profile';
+export type { SpaceProfile, SpaceMemberProfileJSON } from './profile';
+export type { SpaceTokenSet } from './token-set';
+export { safeReturnTo } from './return-to';
+export {
+  SpaceError,
+  SpaceAuthorizationError,
+  SpaceTokenError,
+  SpaceApiError,
+  isSpaceError,
+} from './errors';
+export type { SpaceErrorCode } from './errors';

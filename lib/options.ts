@@ -1,0 +1,204 @@
+import type { Request } from 'express';
+import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from './profile';
+
+/** Options of {@link SpaceStrategy}. Checked once, in the constructor. */
+export interface SpaceStrategyOptions {
+  /** Your organization's Space URL, e.g. `https://acme.jetbrains.space` (On-Premises: your own host). */
+  spaceURL: string;
+  /** The application's client ID (Space: Applications → your app → Authentication). */
+  clientID: string;
+  /** The application's client secret. Sent only in the `Authorization: Basic` header. */
+  clientSecret: string;
+  /**
+   * Where Space sends the browser back, registered as a redirect URI of the app. A relative
+   * path is resolved against the incoming request (honouring Express's `trust proxy`).
+   * Use an absolute URL in production so that a Host header can never change it.
+   */
+  callbackURL: string;
+  /** Permission scope, a string (space-separated) or an array. Default `global:Profile.View`. */
+  scope?: string | string[];
+  /** `offline` (default) asks for a refresh token; `online` does not. */
+  accessType?: 'offline' | 'online';
+  /** Space's login UI mode (`default`, `required`, `skip`, `silent`); not sent unless set. */
+  requestCredentials?: 'default' | 'required' | 'skip' | 'silent';
+  /** `$fields` asked of the profile API. Default {@link DEFAULT_PROFILE_FIELDS}. */
+  profileFields?: string;
+  /** Timeout of every outbound call to Space, in milliseconds. Default 10000. */
+  timeout?: number;
+  /** Skip the profile call (the verify callback then gets an empty profile). Default false. */
+  skipUserProfile?: boolean;
+  /** Where pending sign-ins and tokens live in `req.session`. Default `'space'`. */
+  sessionKey?: string;
+  /** Pending sign-ins older than this are refused, in milliseconds. Default 10 minutes. */
+  stateMaxAge?: number;
+  /** At most this many sign-ins may be pending in one session (the oldest is dropped). Default 5. */
+  maxPendingSignIns?: number;
+  /** Pass the request as first argument to the verify callback. Default false. */
+  passReqToCallback?: boolean;
+  /**
+   * Gate mode (`app.use(passport.authenticate('space'))`): paths let through without
+   * sign-in. A string is an exact path, or a prefix when it ends with "/" (`'/static/'`);
+   * a RegExp is tested against the path. Default: none.
+   */
+  publicPaths?: Array<string | RegExp>;
+  /**
+   * Gate mode: the path that starts a sign-in (`?returnTo=` says where to land after it),
+   * for "Sign in" buttons. Default `'/auth/space'`.
+   */
+  signInPath?: string;
+}
+
+export interface SpaceStrategyOptionsWithRequest extends SpaceStrategyOptions {
+  passReqToCallback: true;
+}
+
+export interface SpaceStrategyOptionsWithoutRequest extends SpaceStrategyOptions {
+  passReqToCallback?: false;
+}
+
+/** The token endpoint's answer, as passport-oauth2 passes it to five-argument verify callbacks. */
+export type SpaceTokenParams = Record<string, unknown>;
+
+/** Passport's `done`: a user (or `false`) and optional info. */
+export type SpaceVerified = (err: unknown, user?: Express.User | false | null, info?: object) => void;
+
+/** `(accessToken, refreshToken, profile, done)` */
+export type SpaceVerifyFunction =
+  (accessToken: string, refreshToken: string | undefined, profile: SpaceProfile, done: SpaceVerified) => void;
+/** `(accessToken, refreshToken, params, profile, done)`: `params` is the token endpoint's answer. */
+export type SpaceVerifyFunctionWithParams =
+  (accessToken: string, refreshToken: string | undefined, params: SpaceTokenParams, profile: SpaceProfile, done: SpaceVerified) => void;
+/** `(req, accessToken, refreshToken, profile, done)`, with `passReqToCallback: true`. */
+export type SpaceVerifyFunctionWithRequest =
+  (req: Request, accessToken: string, refreshToken: string | undefined, profile: SpaceProfile, done: SpaceVerified) => void;
+/** `(req, accessToken, refreshToken, params, profile, done)`, with `passReqToCallback: true`. */
+export type SpaceVerifyFunctionWithRequestAndParams =
+  (req: Request, accessToken: string, refreshToken: string | undefined, params: SpaceTokenParams, profile: SpaceProfile, done: SpaceVerified) => void;
+
+export type SpaceVerify = SpaceVerifyFunction | SpaceVerifyFunctionWithParams;
+export type SpaceVerifyWithRequest = SpaceVerifyFunctionWithRequest | SpaceVerifyFunctionWithRequestAndParams;
+
+/** Options after defaults, as the strategy uses them. */
+export interface ResolvedOptions {
+  spaceURL: string;
+  clientID: string;
+  clientSecret: string;
+  callbackURL: string;
+  scope: string;
+  accessType: 'offline' | 'online';
+  requestCredentials: string | undefined;
+  profileFields: string;
+  timeout: number;
+  skipUserProfile: boolean;
+  sessionKey: string;
+  stateMaxAge: number;
+  maxPendingSignIns: number;
+  passReqToCallback: boolean;
+  publicPaths: Array<string | RegExp>;
+  signInPath: string;
+}
+
+function need(value: unknown, name: string, example: string): string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new TypeError(`SpaceStrategy requires a "${name}" option, e.g. ${example}`);
+  }
+  return value.trim();
+}
+
+function positive(value: unknown, name: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new TypeError(`SpaceStrategy option "${name}" must be a number >= ${min}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T | undefined): T | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new TypeError(`SpaceStrategy option "${name}" must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+/**
+ * Validates options and applies defaults. Options that would weaken the flow (`state`,
+ * `pkce`, `store`) do not exist here: state and PKCE S256 are always on
+ * (SECURITY-CATALOG tests 7 and 15), and passing them is an error rather than silently ignored.
+ */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError('SpaceStrategy requires an options object: { spaceURL, clientID, clientSecret, callbackURL }');
+  }
+  const o = input as Record<string, unknown>;
+  for (const weakening of ['state', 'pkce', 'store']) {
+    if (o[weakening] !== undefined) {
+      throw new TypeError(`SpaceStrategy option "${weakening}" is not supported: state and PKCE (S256) are always on`);
+    }
+  }
+  const rawURL = need(o.spaceURL, 'spaceURL', 'https://acme.jetbrains.space');
+  let parsed: URL;
+  try {
+    parsed = new URL(rawURL);
+  } catch {
+    throw new TypeError(`SpaceStrategy option "spaceURL" must be an absolute http(s) URL, e.g. https://acme.jetbrains.space, got ${JSON.stringify(rawURL)}`);
+  }
+  if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.search || parsed.hash || parsed.username || parsed.password) {
+    throw new TypeError(`SpaceStrategy option "spaceURL" must be an http(s) URL with no query, fragment or credentials, e.g. https://acme.jetbrains.space, got ${JSON.stringify(rawURL)}`);
+  }
+  const spaceURL = (parsed.origin + parsed.pathname).replace(/\/+$/, '');
+
+  const callbackURL = need(o.callbackURL, 'callbackURL', '/auth/space/callback or https://app.example.com/auth/space/callback');
+  if (!callbackURL.startsWith('/') || callbackURL.startsWith('//')) {
+    let cb: URL | undefined;
+    try { cb = new URL(callbackURL); } catch { /* reported below */ }
+    if (!cb || (cb.protocol !== 'https:' && cb.protocol !== 'http:')) {
+      throw new TypeError(`SpaceStrategy option "callbackURL" must be an absolute http(s) URL or a path starting with "/", got ${JSON.stringify(callbackURL)}`);
+    }
+  }
+
+  let scope = 'global:Profile.View';
+  if (o.scope !== undefined) {
+    const parts = Array.isArray(o.scope) ? o.scope : typeof o.scope === 'string' ? o.scope.split(/\s+/) : null;
+    if (!parts || parts.some((s) => typeof s !== 'string') || parts.join(' ').trim() === '') {
+      throw new TypeError('SpaceStrategy option "scope" must be a non-empty string or array of strings, e.g. "global:Profile.View"');
+    }
+    scope = (parts as string[]).map((s) => s.trim()).filter(Boolean).join(' ');
+  }
+
+  const profileFields = o.profileFields === undefined ? DEFAULT_PROFILE_FIELDS : need(o.profileFields, 'profileFields', DEFAULT_PROFILE_FIELDS);
+  const sessionKey = o.sessionKey === undefined ? 'space' : need(o.sessionKey, 'sessionKey', '"space"');
+  for (const flag of ['skipUserProfile', 'passReqToCallback'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
+      throw new TypeError(`SpaceStrategy option "${flag}" must be a boolean, got ${JSON.stringify(o[flag])}`);
+    }
+  }
+
+  const publicPaths = o.publicPaths === undefined ? [] : o.publicPaths;
+  if (!Array.isArray(publicPaths) || publicPaths.some((p) => !(p instanceof RegExp) && (typeof p !== 'string' || !p.startsWith('/')))) {
+    throw new TypeError('SpaceStrategy option "publicPaths" must be an array of paths starting with "/" or RegExps, e.g. ["/", "/healthz", "/static/"]');
+  }
+  const signInPath = o.signInPath === undefined ? '/auth/space' : need(o.signInPath, 'signInPath', '"/auth/space"');
+  if (!signInPath.startsWith('/') || signInPath.startsWith('//')) {
+    throw new TypeError(`SpaceStrategy option "signInPath" must be a path starting with "/", got ${JSON.stringify(signInPath)}`);
+  }
+
+  return {
+    spaceURL,
+    clientID: need(o.clientID, 'clientID', 'the client ID from your Space application'),
+    clientSecret: need(o.clientSecret, 'clientSecret', 'the client secret from your Space application'),
+    callbackURL,
+    scope,
+    accessType: oneOf(o.accessType, 'accessType', ['offline', 'online'] as const, 'offline') ?? 'offline',
+    requestCredentials: oneOf(o.requestCredentials, 'requestCredentials', ['default', 'required', 'skip', 'silent'] as const, undefined),
+    profileFields,
+    timeout: positive(o.timeout, 'timeout', 10_000),
+    skipUserProfile: o.skipUserProfile === true,
+    sessionKey,
+    stateMaxAge: positive(o.stateMaxAge, 'stateMaxAge', 10 * 60_000),
+    maxPendingSignIns: positive(o.maxPendingSignIns, 'maxPendingSignIns', 5),
+    passReqToCallback: o.passReqToCallback === true,
+    publicPaths: publicPaths as Array<string | RegExp>,
+    signInPath,
+  };
+}

@@ -1,0 +1,83 @@
+import type { Profile } from 'passport';
+import { isRecord } from './http';
+
+/**
+ * The `$fields` asked of `GET /api/http/team-directory/profiles/me` by default: what the
+ * normalized profile needs. Space returns only top-level scalars without `$fields`, so
+ * lists like `emails` must be asked for by name (SPACE-API.md §5.2).
+ */
+export const DEFAULT_PROFILE_FIELDS = 'id,username,name(firstName,lastName),emails(email,verified),avatar,smallAvatar,profilePicture';
+
+/** A Space team-directory profile (`TD_MemberProfile`), the fields this library reads. */
+export interface SpaceMemberProfileJSON {
+  id: string;
+  username?: string;
+  name?: { firstName?: string; lastName?: string };
+  emails?: Array<{ email?: string; verified?: boolean }>;
+  avatar?: string | null;
+  smallAvatar?: string | null;
+  profilePicture?: string | null;
+  [field: string]: unknown;
+}
+
+/** The normalized Passport profile of a Space user. */
+export interface SpaceProfile extends Profile {
+  provider: 'space';
+  id: string;
+  username: string;
+  displayName: string;
+  name: { givenName: string; familyName: string };
+  emails: Array<{ value: string; verified: boolean }>;
+  /** Avatar URLs (`<spaceURL>/d/<id>`), largest first. They need the user's bearer token: serve them through your app. */
+  photos: Array<{ value: string }>;
+  /** The raw JSON text Space answered. */
+  _raw: string;
+  /** The parsed JSON Space answered. */
+  _json: SpaceMemberProfileJSON;
+}
+
+const MAX_TEXT = 256;
+const MAX_EMAILS = 50;
+
+function text(value: unknown): string {
+  return typeof value === 'string' ? value.slice(0, MAX_TEXT) : '';
+}
+
+/**
+ * Maps Space's profile JSON to a Passport profile. Pure: no I/O. Fields are copied from an
+ * allow-list with length caps, so hostile content cannot grow the session or pollute
+ * prototypes (SECURITY-CATALOG test 61).
+ *
+ * @returns the profile, or a string saying what is wrong with the JSON.
+ */
+export function toSpaceProfile(json: unknown, raw: string, spaceURL: string): SpaceProfile | string {
+  if (!isRecord(json)) return 'the body is not a JSON object';
+  if (typeof json.id !== 'string' || json.id.length === 0) return '"id" is missing or not a string';
+  const name = isRecord(json.name) ? json.name : {};
+  const givenName = text(name.firstName);
+  const familyName = text(name.lastName);
+  const username = text(json.username);
+  const emails = Array.isArray(json.emails)
+    ? json.emails
+        .filter(isRecord)
+        .filter((e) => typeof e.email === 'string' && e.email.length > 0)
+        .slice(0, MAX_EMAILS)
+        .map((e) => ({ value: text(e.email), verified: e.verified === true }))
+    : [];
+  const photos = (['profilePicture', 'avatar', 'smallAvatar'] as const)
+    .map((field) => json[field])
+    .filter((id): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id))
+    .filter((id, index, all) => all.indexOf(id) === index)
+    .map((id) => ({ value: `${spaceURL}/d/${encodeURIComponent(id)}` }));
+  return {
+    provider: 'space',
+    id: json.id.slice(0, MAX_TEXT),
+    username,
+    displayName: [givenName, familyName].filter(Boolean).join(' ') || username,
+    name: { givenName, familyName },
+    emails,
+    photos,
+    _raw: raw,
+    _json: json as SpaceMemberProfileJSON,
+  };
+}

@@ -1,0 +1,155 @@
+import { SpaceApiError, SpaceTokenError } from './errors';
+import { answerError, callSpace, describeURL, isRecord, parseJSON, type SpaceCall } from './http';
+import { toSpaceProfile, type SpaceProfile } from './profile';
+import { parseTokenResponse, type SpaceTokenSet } from './token-set';
+
+export interface SpaceClientSettings {
+  spaceURL: string;
+  clientID: string;
+  clientSecret: string;
+  timeout: number;
+}
+
+/** A token endpoint answer: the parsed token set, and the raw fields for verify callbacks. */
+export interface TokenAnswer {
+  tokens: SpaceTokenSet;
+  issuedAt: number;
+  params: Record<string, unknown>;
+}
+
+/** Options of one HTTP API call. */
+export interface SpaceApiCallOptions {
+  /** Query parameters, e.g. `{ $fields: 'id,name' }`. */
+  query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON body. */
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+/**
+ * Space's OAuth and HTTP API over fetch: every call has a timeout, client authentication
+ * is HTTP Basic only (the method Space documents; SPACE-API.md §3.1), bearer tokens go in
+ * the Authorization header only (RFC 6750 §2.1), and failures are typed errors.
+ */
+export class SpaceClient {
+  readonly tokenURL: URL;
+
+  constructor(private readonly settings: SpaceClientSettings) {
+    this.tokenURL = new URL(`${settings.spaceURL}/oauth/token`);
+  }
+
+  /** RFC 6749 §2.3.1: client id and secret are form-encoded before being joined. */
+  private basicAuth(): string {
+    const encode = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
+    const pair = `${encode(this.settings.clientID)}:${encode(this.settings.clientSecret)}`;
+    return `Basic ${Buffer.from(pair).toString('base64')}`;
+  }
+
+  /** POSTs a grant to the token endpoint and validates the answer. */
+  async token(form: Record<string, string>, requestedScope: string | undefined, signal?: AbortSignal): Promise<TokenAnswer> {
+    const call: SpaceCall = {
+      method: 'POST',
+      url: this.tokenURL,
+      headers: {
+        authorization: this.basicAuth(),
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: new URLSearchParams(form).toString(),
+      timeout: this.settings.timeout,
+      what: 'Space token endpoint',
+      errorClass: SpaceTokenError,
+      secrets: [this.settings.clientSecret, form.code, form.code_verifier, form.refresh_token],
+      signal,
+    };
+    const answer = await callSpace(call);
+    const body = parseJSON(answer.text);
+    // A 200 carrying an `error` is an error (some servers do this); so is any non-2xx.
+    if (answer.status < 200 || answer.status >= 300 || (isRecord(body) && typeof body.error === 'string')) {
+      throw answerError(call, answer);
+    }
+    const now = Date.now();
+    const parsed = parseTokenResponse(body, now, requestedScope);
+    if (!parsed.ok) {
+      const kind = body === undefined ? 'a body that is not JSON' : `an invalid token response: ${parsed.problem}`;
+      throw new SpaceTokenError(`Space token endpoint answered ${answer.status} with ${kind} (POST ${describeURL(this.tokenURL)})`, {
+        code: 'SPACE_INVALID_RESPONSE',
+        status: answer.status,
+      });
+    }
+    return { tokens: parsed.tokens, issuedAt: parsed.issuedAt, params: isRecord(body) ? body : {} };
+  }
+
+  /** Exchanges an authorization code (RFC 6749 §4.1.3) with its PKCE verifier (RFC 7636 §4.5). */
+  exchangeCode(args: { code: string; verifier: string; redirectURI: string; scope: string; extra?: Record<string, string> }): Promise<TokenAnswer> {
+    return this.token({
+      ...args.extra,
+      grant_type: 'authorization_code',
+      code: args.code,
+      redirect_uri: args.redirectURI,
+      code_verifier: args.verifier,
+    }, args.scope);
+  }
+
+  /** Renews an access token (RFC 6749 §6). Space documents `scope` as required here. */
+  refresh(refreshToken: string, scope: string | undefined, signal?: AbortSignal): Promise<TokenAnswer> {
+    const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: refreshToken };
+    if (scope) form.scope = scope;
+    return this.token(form, scope, signal);
+  }
+
+  /** Calls Space's HTTP API (`/api/http/<path>`) as the holder of `accessToken`. */
+  async api(accessToken: string, method: string, path: string, options: SpaceApiCallOptions = {}): Promise<{ status: number; json: unknown; text: string }> {
+    const url = new URL(`${this.settings.spaceURL}/api/http/${path.replace(/^\/+/, '')}`);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
+    const call: SpaceCall = {
+      method,
+      url,
+      headers,
+      timeout: this.settings.timeout,
+      what: 'Space HTTP API',
+      errorClass: SpaceApiError,
+      secrets: [accessToken],
+      signal: options.signal,
+    };
+    if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      call.body = JSON.stringify(options.body);
+    }
+    const answer = await callSpace(call);
+    if (answer.status < 200 || answer.status >= 300) throw answerError(call, answer);
+    if (answer.text === '') return { status: answer.status, json: undefined, text: '' };
+    const json = parseJSON(answer.text);
+    if (json === undefined) {
+      throw new SpaceApiError(`Space HTTP API answered ${answer.status} with a body that is not JSON (${method} ${describeURL(url)})`, {
+        code: 'SPACE_INVALID_RESPONSE',
+        status: answer.status,
+      });
+    }
+    return { status: answer.status, json, text: answer.text };
+  }
+
+  /** The signed-in user's profile, normalized. */
+  async profile(accessToken: string, fields: string): Promise<SpaceProfile> {
+    const { status, json, text } = await this.api(accessToken, 'GET', 'team-directory/profiles/me', { query: { $fields: fields } });
+    const profile = toSpaceProfile(json, text, this.settings.spaceURL);
+    if (typeof profile === 'string') {
+      throw new SpaceApiError(`Space profile API answered ${status} with an invalid profile: ${profile} (GET ${this.settings.spaceURL}/api/http/team-directory/profiles/me)`, {
+        code: 'SPACE_INVALID_RESPONSE',
+        status,
+      });
+    }
+    return profile;
+  }
+
+  /**
+   * Revokes the refresh token behind `accessToken`, so the grant dies at Space too.
+   * `DELETE .../oauth-consents/me/refresh-tokens/self` (SPACE-API.md §1).
+   */
+  async revokeRefreshToken(accessToken: string): Promise<void> {
+    await this.api(accessToken, 'DELETE', 'team-directory/profiles/oauth-consents/me/refresh-tokens/self');
+  }
+}

@@ -29,3 +29,11 @@ export {
   isSpaceError,
 } from './errors';
 export type { SpaceErrorCode } from './errors';
+export { spaceTokenRefresh, SpaceSessionEndedError } from './refresh';
+export type { SpaceTokenRefreshOptions, SpaceTokenEvent } from './refresh';
+export { spaceApi } from './api';
+export type { SpaceApi } from './api';
+export type { SpaceApiCallOptions } from './space-client';
+export type { RedisLike } from './token-store';
+export { RedisUnavailableError } from './token-store';
+export { spaceErrorHandler, isRedisOutage } from './error-handler';

@@ -6,7 +6,11 @@ import { RedisStore } from 'connect-redis';
 import passport from 'passport';
 import type Redis from 'ioredis';
 import request from 'supertest';
-import { SpaceStrategy, type SpaceStrategyOptions, type SpaceVerifyFunction } from 'passport-jetbrains-space';
+import { createHash } from 'node:crypto';
+import {
+  SpaceStrategy, spaceApi, spaceErrorHandler, spaceTokenRefresh,
+  type SpaceStrategyOptions, type SpaceTokenRefreshOptions, type SpaceVerifyFunction,
+} from 'passport-jetbrains-space';
 
 export const SESSION_SECRET = 'test-session-secret';
 
@@ -20,14 +24,20 @@ export interface TestAppOptions {
   verify?: SpaceVerifyFunction;
   /** Adds middleware/routes after passport.session() and before the test routes. */
   setup?: (app: Express, strategy: SpaceStrategy) => void;
+  /** Mounts spaceTokenRefresh with these options (and the /api routes that use it). */
+  refresh?: Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis'> & { redis?: SpaceTokenRefreshOptions['redis'] };
 }
 
+/** A short, non-secret fingerprint of a token, for comparing what handlers saw. */
+export const fingerprint = (token: string | undefined) => (token ? createHash('sha256').update(token).digest('hex').slice(0, 16) : null);
 
 export interface TestApp {
   url: string;
   app: Express;
   strategy: SpaceStrategy;
   agent(): ReturnType<typeof request.agent>;
+  /** Makes the next POST /api/slow requests wait until the returned function is called. */
+  hold(): () => void;
   /** The Redis key of a session, from a `sid` cookie value. */
   sessionKeyFromCookie(setCookie: string | string[] | undefined): string | undefined;
   close(): Promise<void>;
@@ -68,6 +78,31 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   app.use(authenticator.initialize());
   app.use(authenticator.session());
   options.setup?.(app, strategy);
+  let gate: Promise<void> = Promise.resolve();
+  if (options.refresh) {
+    const { redis: refreshRedis, ...rest } = options.refresh;
+    app.use(spaceTokenRefresh({ strategy, redis: refreshRedis ?? options.redis, keyPrefix: `${options.prefix}space:`, ...rest }));
+    app.get('/api/token', (req, res) => {
+      res.json({ signedIn: Boolean(req.user), token: fingerprint(req.spaceTokens?.accessToken), expiresAt: req.spaceTokens?.expiresAt ?? null });
+    });
+    app.get('/page', (req, res) => {
+      if (!req.user) return void res.status(401).send('signed out');
+      res.send(`token ${fingerprint(req.spaceTokens?.accessToken)}`);
+    });
+    app.get('/api/me', async (req, res, next) => {
+      try {
+        res.json(await spaceApi(req).get('team-directory/profiles/me', { query: { $fields: 'id,username' } }));
+      } catch (err) {
+        next(err);
+      }
+    });
+    app.post('/api/slow', async (req, res) => {
+      (req.session as unknown as Record<string, unknown>).note = 'written by a slow request';
+      await gate;
+      res.json({ token: fingerprint(req.spaceTokens?.accessToken) });
+    });
+  }
+
   app.get('/auth/space', authenticator.authenticate('space'));
   app.get('/auth/space/callback',
     authenticator.authenticate('space', { failureRedirect: '/signin-failed', failureMessage: true }),
@@ -90,6 +125,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   app.post('/logout', (req, res, next) => {
     req.logout((err) => (err ? next(err) : res.status(204).end()));
   });
+  if (options.refresh) app.use(spaceErrorHandler());
   app.use((err: Error & Record<string, unknown>, _req: Request, res: Response, _next: NextFunction) => {
     res.status(500).json({
       name: err.name, message: err.message, code: err.code ?? null, error: err.error ?? null,
@@ -105,6 +141,11 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     app,
     strategy,
     agent: () => request.agent(url),
+    hold() {
+      let release!: () => void;
+      gate = new Promise<void>((resolve) => { release = resolve; });
+      return release;
+    },
     sessionKeyFromCookie(setCookie) {
       const cookies = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
       const sid = cookies.map((c) => /^sid=s%3A([^.;]+)\./.exec(c)?.[1]).find(Boolean);

@@ -1,0 +1,73 @@
+import type Redis from 'ioredis';
+import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { signIn, startTestApp, type TestApp } from './helpers/app';
+import { connectRedis, startOwnRedis, uniquePrefix, type OwnRedis } from './helpers/redis';
+
+// These tests stop and pause Redis, so they use a redis-server of their own.
+const CLIENT = { clientID: 'outage-client', clientSecret: 'outage-secret' };
+let own: OwnRedis;
+let redis: Redis;
+let space: SpaceEmulator;
+let app: TestApp;
+
+beforeAll(async () => {
+  own = await startOwnRedis();
+  redis = await connectRedis(own.url);
+  space = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe' });
+  app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix: uniquePrefix('outage'), refresh: {} });
+});
+
+afterAll(async () => {
+  await app.close();
+  await space.close();
+  redis.disconnect();
+  await own.stop();
+});
+
+async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  const value = await run();
+  return { value, ms: Date.now() - started };
+}
+
+test('Redis hanging: 503 with Retry-After within about 2 s, and the session works again once Redis answers', async () => {
+  const agent = app.agent();
+  await signIn(agent);
+  expect((await agent.get('/api/token').expect(200)).body.signedIn).toBe(true);
+
+  own.pause();
+  try {
+    const { value: res, ms } = await timed(() => agent.get('/api/token').set('Accept', 'application/json'));
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('2');
+    expect(res.body.error).toBe('temporarily_unavailable');
+    expect(ms).toBeLessThan(2500);
+  } finally {
+    own.resume();
+  }
+  const back = await agent.get('/api/token').expect(200);
+  expect(back.body.signedIn).toBe(true);
+});
+
+test('Redis down: 503 at once (no queueing), then the app serves again when Redis is back', async () => {
+  const agent = app.agent();
+  await signIn(agent);
+  await own.stop();
+  const { value: res, ms } = await timed(() => agent.get('/api/token').set('Accept', 'application/json'));
+  expect(res.status).toBe(503);
+  expect(ms).toBeLessThan(2500);
+  const page = await agent.get('/api/token').set('Accept', 'text/html');
+  expect(page.status).toBe(503);
+  expect(page.text).not.toMatch(/at .*\.js:\d+/); // no stack trace
+
+  await own.start();
+  const deadline = Date.now() + 5000;
+  let status = 0;
+  while (Date.now() < deadline) {
+    status = (await agent.get('/api/token')).status;
+    if (status === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The restarted Redis kept no data, so the user is signed out, but the app answers.
+  expect(status).toBe(200);
+});

@@ -1,0 +1,270 @@
+import type Redis from 'ioredis';
+import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { spaceTokenRefresh, type SpaceTokenEvent } from 'passport-jetbrains-space';
+import { fingerprint, signIn, startTestApp, type TestApp } from './helpers/app';
+import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from './helpers/redis';
+
+const CLIENT = { clientID: 'refresh-client', clientSecret: 'refresh-secret-canary-0c2e' };
+// Two-second tokens: with the skew capped at half the lifetime they are renewed after one second.
+const TTL = 2;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const untilStale = () => sleep(TTL * 500 + 150);
+const untilExpired = () => sleep(TTL * 1000 + 150);
+
+let redis: Redis;
+let space: SpaceEmulator;
+let app: TestApp;
+let prefix: string;
+let events: SpaceTokenEvent[];
+
+async function setUp(emulator: Parameters<typeof startSpaceEmulator>[0] = {}, timeout = 1000): Promise<void> {
+  space = await startSpaceEmulator({
+    port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: TTL, refreshTokenOnEveryExchange: true, ...emulator,
+  });
+  prefix = uniquePrefix('refresh');
+  events = [];
+  app = await startTestApp({
+    spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout },
+    refresh: { retryDelay: 0, onEvent: (e) => events.push(e) },
+  });
+}
+
+beforeAll(async () => {
+  redis = await connectRedis();
+});
+
+afterEach(async () => {
+  await app?.close();
+  await space?.close();
+  await deleteKeys(redis, prefix);
+});
+
+afterAll(() => redis.disconnect());
+
+const refreshRequests = () => space.count('/oauth/token', { grant_type: 'refresh_token' });
+
+async function signedInAgent() {
+  const agent = app.agent();
+  const { callback } = await signIn(agent);
+  const key = app.sessionKeyFromCookie(callback.headers['set-cookie'] as unknown as string[])!;
+  const cookie = (callback.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('sid='))!.split(';')[0]!;
+  return { agent, key, cookie };
+}
+
+async function sessionTokens(key: string): Promise<Record<string, any> | undefined> {
+  const raw = await redis.get(key);
+  return raw ? JSON.parse(raw).space?.tokens : undefined;
+}
+
+describe('spaceTokenRefresh', () => {
+  test('passes signed-out requests through untouched', async () => {
+    await setUp();
+    const res = await app.agent().get('/api/token').expect(200);
+    expect(res.body).toEqual({ signedIn: false, token: null, expiresAt: null });
+  });
+
+  test('gives a fresh token without any Redis command or token request', async () => {
+    await setUp();
+    const { agent, key } = await signedInAgent();
+    const stored = await sessionTokens(key);
+    const before = space.count('/oauth/token');
+    const keysBefore = await keysUnder(redis, `${prefix}space:`);
+    const res = await agent.get('/api/token').expect(200);
+    expect(res.body.token).toBe(fingerprint(stored!.accessToken));
+    expect(space.count('/oauth/token')).toBe(before);
+    expect(keysBefore).toEqual([]);
+    expect(await keysUnder(redis, `${prefix}space:`)).toEqual([]);
+  });
+
+  test('renews an expired token before the handler runs, with Basic auth, the refresh token and the scope', async () => {
+    await setUp();
+    const { agent, key } = await signedInAgent();
+    const first = await sessionTokens(key);
+    await untilStale();
+    const res = await agent.get('/api/token').expect(200);
+    expect(res.body.token).not.toBe(fingerprint(first!.accessToken));
+    expect(res.body.expiresAt).toBeGreaterThan(Date.now());
+    expect(refreshRequests()).toBe(1);
+    const call = space.requests.find((r) => r.body?.grant_type === 'refresh_token')!;
+    expect(call.headers.authorization).toBe(`Basic ${Buffer.from(`${CLIENT.clientID}:${CLIENT.clientSecret}`).toString('base64')}`);
+    expect(call.body).toEqual({ grant_type: 'refresh_token', refresh_token: first!.refreshToken, scope: first!.scope });
+
+    // Non-rotating Space: the answer has no refresh token, so the old one is kept.
+    const after = await sessionTokens(key);
+    expect(after).toMatchObject({ refreshToken: first!.refreshToken, version: 2, grant: first!.grant });
+    expect(fingerprint(after!.accessToken)).toBe(res.body.token);
+    // The authoritative copy has a TTL.
+    const [tokensKey] = await keysUnder(redis, `${prefix}space:tokens:`);
+    expect(await redis.pttl(tokensKey!)).toBeGreaterThan(0);
+    expect(events.map((e) => e.event)).toEqual(['token.refreshed']);
+  });
+
+  test('50 concurrent requests with an expired token cause exactly one token request', async () => {
+    await setUp({}, 3000);
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', delayMs: 300 });
+    const { cookie } = await signedInAgent();
+    await untilStale();
+    const answers = await Promise.all(Array.from({ length: 50 }, () =>
+      fetch(`${app.url}/api/token`, { headers: { cookie } }).then(async (r) => ({ status: r.status, body: (await r.json()) as { token: string } }))));
+    expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
+    expect(new Set(answers.map((a) => a.body.token)).size).toBe(1);
+    expect(refreshRequests()).toBe(1);
+  });
+
+  test('a slow request that saves an old session copy cannot bring back a rotated refresh token', async () => {
+    await setUp({ rotateRefreshTokens: true });
+    const { agent, key, cookie } = await signedInAgent();
+    const release = app.hold();
+    // The slow request loads the session (token 1, refresh token 1) and changes it.
+    const slow = fetch(`${app.url}/api/slow`, { method: 'POST', headers: { cookie } });
+    await sleep(100);
+    await untilStale();
+    // Meanwhile another request renews: refresh token 1 is now dead at Space.
+    await agent.get('/api/token').expect(200);
+    expect(refreshRequests()).toBe(1);
+    const renewed = await sessionTokens(key);
+    release();
+    expect((await slow).status).toBe(200);
+    // The slow request wrote its stale copy back over the session.
+    expect((await sessionTokens(key))!.version).toBe(1);
+
+    await untilStale();
+    const res = await agent.get('/api/token').expect(200);
+    expect(res.body.signedIn).toBe(true);
+    expect(space.refreshTokenReuseCount).toBe(0);
+    const last = space.requests.filter((r) => r.body?.grant_type === 'refresh_token').at(-1)!;
+    expect(last.body!.refresh_token).toBe(renewed!.refreshToken);
+    const final = JSON.parse((await redis.get(key))!);
+    expect(final.note).toBe('written by a slow request');
+    expect(final.space.tokens.version).toBe(3);
+  });
+
+  test('three rotations each send the newest refresh token and never an old one', async () => {
+    await setUp({ rotateRefreshTokens: true });
+    const { agent } = await signedInAgent();
+    for (let i = 0; i < 3; i++) {
+      await untilStale();
+      await agent.get('/api/token').expect(200);
+    }
+    expect(refreshRequests()).toBe(3);
+    expect(space.refreshTokenReuseCount).toBe(0);
+  });
+
+  test('invalid_grant signs the user out: a page is sent to sign in again, an API call gets 401 JSON', async () => {
+    await setUp();
+    const browser = await signedInAgent();
+    const api = await signedInAgent();
+    space.revokeRefreshTokens('john.doe');
+    await untilExpired();
+
+    const page = await browser.agent.get('/page?tab=2').set('Accept', 'text/html').expect(302);
+    expect(page.headers.location).toBe('/auth/space?returnTo=%2Fpage%3Ftab%3D2');
+    const json = await api.agent.get('/api/token').set('Accept', 'application/json').expect(401);
+    expect(json.body).toEqual({ error: 'unauthenticated', error_description: expect.any(String) });
+    expect(json.headers['www-authenticate']).toContain('Bearer');
+
+    for (const key of [browser.key, api.key]) {
+      const raw = (await redis.get(key)) ?? '';
+      expect(raw).not.toContain('accessToken');
+    }
+    await browser.agent.get('/api/token').expect(200, { signedIn: false, token: null, expiresAt: null });
+    expect(events.filter((e) => e.event === 'token.refresh_rejected')).toHaveLength(2);
+  });
+
+  test('a burst of 20 requests meeting invalid_grant makes one refresh attempt', async () => {
+    await setUp();
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', delayMs: 200, status: 400, body: { error: 'invalid_grant', error_description: 'Refresh token is revoked' } });
+    const { cookie } = await signedInAgent();
+    await untilExpired();
+    const statuses = await Promise.all(Array.from({ length: 20 }, () =>
+      fetch(`${app.url}/api/token`, { headers: { cookie, accept: 'application/json' } }).then((r) => r.status)));
+    expect(statuses).toEqual(Array(20).fill(401));
+    expect(refreshRequests()).toBe(1);
+  });
+
+  test.each([
+    ['503', { status: 503, body: { error: 'temporarily_unavailable' } }],
+    ['500 with HTML', { status: 500, headers: { 'content-type': 'text/html' }, body: '<h1>oops</h1>' }],
+    ['429', { status: 429, headers: { 'retry-after': '1' }, body: { error: 'rate-limited' } }],
+    ['a timeout', { hang: true }],
+    ['a connection reset', { reset: true }],
+  ])('Space failing with %s keeps the session: 503 with Retry-After, then renewal once Space is back', async (_name, fault) => {
+    await setUp({}, 500);
+    const { agent, key } = await signedInAgent();
+    const before = await sessionTokens(key);
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', ...fault });
+    await untilExpired();
+    const failed = await agent.get('/api/token').set('Accept', 'application/json').expect(503);
+    expect(Number(failed.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(failed.body.error).toBe('temporarily_unavailable');
+    expect(await sessionTokens(key)).toEqual(before);
+
+    space.clearFaults();
+    await sleep(1100);
+    const ok = await agent.get('/api/token').expect(200);
+    expect(ok.body.signedIn).toBe(true);
+    expect(ok.body.token).not.toBe(fingerprint(before!.accessToken));
+  });
+
+  test('a token still valid but inside the skew is used when Space fails', async () => {
+    await setUp();
+    const { agent, key } = await signedInAgent();
+    const before = await sessionTokens(key);
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', status: 502, body: '' });
+    await untilStale();
+    const res = await agent.get('/api/token').expect(200);
+    expect(res.body.token).toBe(fingerprint(before!.accessToken));
+  });
+
+  test('invalid_client (our own misconfiguration) never signs users out', async () => {
+    await setUp();
+    const { agent } = await signedInAgent();
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', status: 401, body: { error: 'invalid_client' } });
+    await untilExpired();
+    await agent.get('/api/token').set('Accept', 'application/json').expect(503);
+    space.clearFaults();
+    await sleep(50);
+    expect((await agent.get('/api/token').expect(200)).body.signedIn).toBe(true);
+    expect(events.find((e) => e.event === 'token.refresh_failed')).toMatchObject({ status: 401, error: 'invalid_client', reason: 'SPACE_REJECTED' });
+  });
+
+  test('spaceApi renews once and retries when Space says the token has expired', async () => {
+    await setUp();
+    const { agent } = await signedInAgent();
+    space.expireAccessTokens();
+    const res = await agent.get('/api/me').expect(200);
+    expect(res.body.username).toBe('john.doe');
+    expect(refreshRequests()).toBe(1);
+    expect(space.count('/api/http/team-directory/profiles/me')).toBe(3); // sign-in, 401, retry
+  });
+
+  test('events never carry a token, a refresh token or the session id', async () => {
+    await setUp({ rotateRefreshTokens: true });
+    const { agent, key } = await signedInAgent();
+    await untilStale();
+    await agent.get('/api/token').expect(200);
+    space.revokeRefreshTokens();
+    await untilExpired();
+    await agent.get('/api/token').set('Accept', 'application/json').expect(401);
+    const text = JSON.stringify(events);
+    const sid = key.split('sess:')[1]!;
+    for (const r of space.requests) {
+      for (const secret of [r.body?.refresh_token, r.body?.code, r.headers.authorization?.split(' ')[1]]) {
+        if (secret) expect(text).not.toContain(secret);
+      }
+    }
+    expect(text).not.toContain(sid);
+  });
+});
+
+describe('spaceTokenRefresh options', () => {
+  test.each([
+    [{}, 'requires a "strategy" option'],
+    [{ strategy: {} }, 'requires a "strategy" option'],
+    [{ strategy: { refresh() {}, settings: { timeout: 1 } } }, 'requires a "redis" option'],
+    [{ strategy: { refresh() {}, settings: { timeout: 1 } }, redis: { get() {}, eval() {} }, skew: -1 }, 'option "skew" must be a number >= 0'],
+    [{ strategy: { refresh() {}, settings: { timeout: 1 } }, redis: { get() {}, eval() {} }, signInURL: 'https://evil.example' }, 'option "signInURL" must be a local path'],
+  ])('throws a TypeError naming the problem (%#)', (options, message) => {
+    expect(() => spaceTokenRefresh(options as never)).toThrow(message);
+  });
+});

@@ -1,0 +1,52 @@
+import type { Request } from 'express';
+import { SpaceApiError } from './errors';
+import { contextOf, SpaceSessionEndedError } from './refresh';
+import type { SpaceApiCallOptions } from './space-client';
+
+/** Calls Space's HTTP API as the signed-in user. Paths are relative to `/api/http/`. */
+export interface SpaceApi {
+  get<T = unknown>(path: string, options?: SpaceApiCallOptions): Promise<T>;
+  post<T = unknown>(path: string, body?: unknown, options?: SpaceApiCallOptions): Promise<T>;
+  patch<T = unknown>(path: string, body?: unknown, options?: SpaceApiCallOptions): Promise<T>;
+  delete<T = unknown>(path: string, options?: SpaceApiCallOptions): Promise<T>;
+  request<T = unknown>(method: string, path: string, options?: SpaceApiCallOptions): Promise<T>;
+}
+
+/** Space's answer when a token it issued has run out (SPACE-API.md §5.5). */
+function isExpiredTokenError(err: unknown): boolean {
+  return err instanceof SpaceApiError && err.status === 401 && err.error === 'authentication-required'
+    && err.errorDescription === 'Access token has expired';
+}
+
+/**
+ * A small client for Space's HTTP API bound to the request's user: bearer token from
+ * `req.spaceTokens`, the strategy's timeout, Space's errors as {@link SpaceApiError}, and,
+ * when Space says "Access token has expired" although our clock disagreed, one renewal
+ * and one retry (as JetBrains' Kotlin SDK does). Needs `spaceTokenRefresh()` mounted.
+ *
+ * ```ts
+ * const me = await spaceApi(req).get('team-directory/profiles/me', { query: { $fields: 'id,username' } });
+ * ```
+ */
+export function spaceApi(req: Request): SpaceApi {
+  const context = contextOf(req);
+  if (!context) throw new TypeError('spaceApi(req) needs spaceTokenRefresh() mounted before this route');
+  const request = async <T>(method: string, path: string, options: SpaceApiCallOptions = {}): Promise<T> => {
+    const tokens = req.spaceTokens;
+    if (!tokens) throw new SpaceSessionEndedError('Not signed in with Space');
+    try {
+      return (await context.strategy.callApi(tokens.accessToken, method, path, options)).json as T;
+    } catch (err) {
+      if (!isExpiredTokenError(err)) throw err;
+      const renewed = await context.renewNow(req);
+      return (await context.strategy.callApi(renewed.accessToken, method, path, options)).json as T;
+    }
+  };
+  return {
+    request,
+    get: (path, options) => request('GET', path, options),
+    delete: (path, options) => request('DELETE', path, options),
+    post: (path, body, options) => request('POST', path, { ...options, body }),
+    patch: (path, body, options) => request('PATCH', path, { ...options, body }),
+  };
+}

@@ -1,0 +1,130 @@
+import { randomBytes } from 'node:crypto';
+import { isStoredTokenSet, type StoredTokenSet } from './token-set';
+
+/**
+ * The part of an ioredis client this library uses. Typed structurally so that ioredis is
+ * an optional peer dependency; `new Redis(...)` from ioredis 5 fits as it is.
+ */
+export interface RedisLike {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<'OK' | null>;
+  set(key: string, value: string, px: 'PX', ms: number): Promise<'OK' | null>;
+  del(...keys: string[]): Promise<number>;
+  eval(script: string, numKeys: number, ...args: Array<string | number>): Promise<unknown>;
+}
+
+/** What the authoritative copy in Redis holds: the newest tokens, or a tombstone. */
+export type SideRecord = StoredTokenSet | { revoked: true; version: number };
+
+/** Raised when Redis does not answer in time or refuses: callers answer 503, never sign out. */
+export class RedisUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+// Writes the newer record only (versions never go backwards), then releases the lock if
+// it is still ours, in one atomic step (the lock pattern of the Redis SET docs).
+const WRITE_AND_RELEASE = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) and tonumber(decoded.version) >= tonumber(ARGV[2]) then
+    if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export interface TokenStoreSettings {
+  prefix: string;
+  /** How long the authoritative copy lives after its last write, ms. */
+  ttl: number;
+  /** How long a refresh lock lives if its holder dies, ms. */
+  lockTTL: number;
+  /** Longest wait for one Redis command before giving up, ms. */
+  commandTimeout: number;
+}
+
+/**
+ * The authoritative copy of each sign-in's tokens and its refresh lock, in Redis, keyed by
+ * the sign-in's random grant id (never the session id, never a token):
+ * `<prefix>tokens:<grant>` and `<prefix>lock:<grant>`. Every key has a TTL.
+ */
+export class TokenStore {
+  constructor(private readonly redis: RedisLike, private readonly settings: TokenStoreSettings) {}
+
+  private tokensKey(grant: string): string {
+    return `${this.settings.prefix}tokens:${grant}`;
+  }
+
+  private lockKey(grant: string): string {
+    return `${this.settings.prefix}lock:${grant}`;
+  }
+
+  /** Runs one Redis command with a deadline, whatever the client's own settings. */
+  private async command<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer ${what} within ${this.settings.commandTimeout} ms`)), this.settings.commandTimeout);
+    });
+    try {
+      return await Promise.race([run(), deadline]);
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) throw err;
+      throw new RedisUnavailableError(`Redis failed ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async read(grant: string): Promise<SideRecord | undefined> {
+    const raw = await this.command('GET tokens', () => this.redis.get(this.tokensKey(grant)));
+    if (!raw) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+    if (isStoredTokenSet(value)) return value;
+    if (typeof value === 'object' && value !== null && (value as { revoked?: unknown }).revoked === true) {
+      return { revoked: true, version: Number((value as { version?: unknown }).version) || 0 };
+    }
+    return undefined;
+  }
+
+  /** Tries to take the refresh lock; returns its token, or undefined if someone holds it. */
+  async lock(grant: string): Promise<string | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    const ok = await this.command('SET lock', () => this.redis.set(this.lockKey(grant), token, 'PX', this.settings.lockTTL, 'NX'));
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async isLocked(grant: string): Promise<boolean> {
+    return (await this.command('GET lock', () => this.redis.get(this.lockKey(grant)))) !== null;
+  }
+
+  async unlock(grant: string, token: string): Promise<void> {
+    await this.command('release lock', () => this.redis.eval(RELEASE, 1, this.lockKey(grant), token));
+  }
+
+  /** Writes a newer record (an older one is never written over a newer) and releases the lock. */
+  async write(record: SideRecord & { grant?: string }, grant: string, lockToken = ''): Promise<boolean> {
+    const result = await this.command('write tokens', () => this.redis.eval(
+      WRITE_AND_RELEASE, 2, this.tokensKey(grant), this.lockKey(grant),
+      JSON.stringify(record), record.version, this.settings.ttl, lockToken,
+    ));
+    return result === 1;
+  }
+
+  /** Marks a grant as dead, so a stale copy of its tokens written back later is not used. */
+  async tombstone(grant: string, lockToken = ''): Promise<void> {
+    await this.write({ revoked: true, version: Number.MAX_SAFE_INTEGER }, grant, lockToken);
+  }
+}

@@ -43,6 +43,7 @@ async function startGatedApp(configure: (app: express.Express) => void = () => u
   app.get('/api/data', (_req, res) => res.json({ data: 1 }));
   app.post('/api/data', (_req, res) => res.json({ saved: true }));
   app.post('/auth/signout', spaceSignOut({ strategy, redis, keyPrefix: `${prefix}space:` }));
+  app.post('/auth/switch-account', spaceSignOut({ strategy, redis, keyPrefix: `${prefix}space:`, endSpaceSession: true }));
   app.use(spaceErrorHandler());
   server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -283,6 +284,18 @@ describe('sign-out', () => {
     const agent = await signedIn();
     const res = await agent.post('/auth/signout').type('form').send({ returnTo: '/healthz' }).set(html).expect(302);
     expect(res.headers.location).toBe('/healthz');
+  });
+
+  test('endSpaceSession also sends the browser to Space with request_credentials=required', async () => {
+    const agent = await signedIn();
+    const res = await agent.post('/auth/switch-account').set(html).expect(302);
+    const url = new URL(res.headers.location as string);
+    expect(url.origin + url.pathname).toBe(`${space.url}/oauth/auth`);
+    expect(url.searchParams.get('request_credentials')).toBe('required');
+    await agent.get('/dashboard').set(html).expect(302);
+    for (const key of await keysUnder(redis, prefix)) expect(await redis.get(key)).not.toContain('accessToken');
+    // Signing in again from there works and lands on "/".
+    expect((await throughSpace(agent, res.headers.location as string)).headers.location).toBe('/');
   });
 
   test('still signs out locally when Space does not answer the revocation', async () => {

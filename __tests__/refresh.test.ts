@@ -228,6 +228,19 @@ describe('spaceTokenRefresh', () => {
     expect(events.find((e) => e.event === 'token.refresh_failed')).toMatchObject({ status: 401, error: 'invalid_client', reason: 'SPACE_REJECTED' });
   });
 
+  test('a sign-in that got no refresh token is sent to sign in again at expiry, without a token request', async () => {
+    // Space issues a refresh token only on a user's first offline sign-in in the app.
+    await setUp({ refreshTokenOnEveryExchange: false });
+    await signedInAgent();
+    const second = await signedInAgent();
+    expect((await sessionTokens(second.key))!.refreshToken).toBeUndefined();
+    await untilExpired();
+    const page = await second.agent.get('/page').set('Accept', 'text/html').expect(302);
+    expect(page.headers.location).toBe('/auth/space?returnTo=%2Fpage');
+    expect(refreshRequests()).toBe(0);
+    expect(events.map((e) => e.event)).toContain('token.no_refresh_token');
+  });
+
   test('spaceApi renews once and retries when Space says the token has expired', async () => {
     await setUp();
     const { agent } = await signedInAgent();

@@ -230,6 +230,20 @@ describe('sign in with Space, end to end', () => {
     expect((await agent.get(firstCallback)).headers.location).toBe('/me');
   });
 
+  test('keeps the session bounded when one browser starts sign-in over and over', async () => {
+    const agent = app.agent();
+    let last: Awaited<ReturnType<typeof agent.get>> | undefined;
+    for (let i = 0; i < 200; i++) last = await agent.get('/auth/space').expect(302);
+    const key = app.sessionKeyFromCookie(last!.headers['set-cookie'] as unknown as string[]) ?? (await keysUnder(redis, `${prefix}sess:`))[0]!;
+    const raw = (await redis.get(key))!;
+    expect(Object.keys(JSON.parse(raw).space.pending)).toHaveLength(5);
+    expect(raw.length).toBeLessThan(4096);
+    // The newest one still completes.
+    const approval = await fetch(last!.headers.location as string, { redirect: 'manual' });
+    const back = new URL(approval.headers.get('location')!);
+    expect((await agent.get(back.pathname + back.search)).headers.location).toBe('/me');
+  });
+
   test('remembers a safe returnTo from the start route and ignores an unsafe one', async () => {
     const agent = app.agent();
     const start = await agent.get('/auth/space?returnTo=%2Freports%3Fyear%3D2026');

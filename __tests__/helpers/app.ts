@@ -26,6 +26,8 @@ export interface TestAppOptions {
   setup?: (app: Express, strategy: SpaceStrategy) => void;
   /** Mounts spaceTokenRefresh with these options (and the /api routes that use it). */
   refresh?: Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis'> & { redis?: SpaceTokenRefreshOptions['redis'] };
+  /** Logs every error (the whole object, as apps do) before answering it. */
+  logErrors?: boolean;
 }
 
 /** A short, non-secret fingerprint of a token, for comparing what handlers saw. */
@@ -125,6 +127,12 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   app.post('/logout', (req, res, next) => {
     req.logout((err) => (err ? next(err) : res.status(204).end()));
   });
+  if (options.logErrors) {
+    app.use((err: Error, _req: Request, _res: Response, next: NextFunction) => {
+      console.error(err, JSON.stringify(err), (err as { cause?: unknown }).cause);
+      next(err);
+    });
+  }
   if (options.refresh) app.use(spaceErrorHandler());
   app.use((err: Error & Record<string, unknown>, _req: Request, res: Response, _next: NextFunction) => {
     res.status(500).json({

@@ -66,6 +66,8 @@ describe('sign in with Space, end to end', () => {
     const { callback } = await signIn(agent);
     expect(callback.status).toBe(302);
     expect(callback.headers.location).toBe('/me');
+    expect(callback.headers['cache-control']).toBe('no-store');
+    expect(callback.headers['referrer-policy']).toBe('no-referrer');
 
     const setCookie = callback.headers['set-cookie'] as unknown as string[];
     const key = app.sessionKeyFromCookie(setCookie);

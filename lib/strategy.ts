@@ -189,11 +189,15 @@ export class SpaceStrategy extends OAuth2Strategy {
     // Space treats a missing code_challenge_method as "plain" (SPACE-API.md §2): always say S256.
     url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
     url.searchParams.set('code_challenge_method', 'S256');
+    req.res?.set('Cache-Control', 'no-store');
     this.redirect(url.toString());
   }
 
   private async completeSignIn(req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
     const query = req.query as Record<string, unknown>;
+    // The callback URL carries a code: keep it out of caches and Referer headers
+    // (RFC 9700 §4.2.4, §4.3).
+    req.res?.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
     const fail = (challenge: Challenge, status: number): void => {
       if (!gate || options.failureRedirect) return this.fail(challenge, status);
       answerSignInFailed(req, req.res!, status, challenge.message, this.settings.signInPath);
@@ -350,6 +354,6 @@ function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired')
     case 'missing': return { message: 'Sign-in callback has no state; start signing in again' };
     case 'malformed': return { message: 'Sign-in callback has a malformed state; start signing in again' };
     case 'expired': return { message: 'Sign-in took too long; start signing in again' };
-    default: return { message: 'Sign-in state does not match a sign-in started in this browser (already used, expired, or started elsewhere); start signing in again' };
+    default: return { message: 'Sign-in state does not match a sign-in started in this browser (already used, expired, started elsewhere, or cookies are blocked); start signing in again' };
   }
 }

@@ -1,0 +1,124 @@
+/**
+ * The example app in a real browser (Debian's Chromium): the emulator's real sign-in page,
+ * the avatar through the app's proxy, a transparent renewal after the access token ran out,
+ * and sign-out. Saves a screenshot of each page to screenshots/ and the dashboard to
+ * docs/dashboard.png (used by the README) when UPDATE_DOCS=1.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type Redis from 'ioredis';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { createApp } from '../example-app/src/app';
+import { launchChromium, listen, screenshot, watchProblems, type Listening } from './helpers/browser';
+import { connectRedis, deleteKeys, uniquePrefix } from './helpers/redis';
+
+const CLIENT = { clientID: 'orbit-browser', clientSecret: 'orbit-browser-secret' };
+/** Short, so the test can wait for a token to run out. */
+const ACCESS_TOKEN_TTL_S = 3;
+
+jest.setTimeout(90_000);
+
+let space: SpaceEmulator;
+let redis: Redis;
+let prefix: string;
+let server: Listening;
+let browser: Browser | undefined;
+let context: BrowserContext | undefined;
+let page: Page;
+let problems: string[];
+
+beforeAll(async () => {
+  // First, so that a missing Chromium fails the test with its message before anything else.
+  browser = await launchChromium();
+  space = await startSpaceEmulator({
+    port: 0,
+    clients: [{ ...CLIENT, redirectURIs: ['*'] }],
+    accessTokenTTL: ACCESS_TOKEN_TTL_S,
+    organization: { name: 'Acme Corp', slogan: 'Rockets, anvils and giant magnets since 1949' },
+  });
+  redis = await connectRedis();
+  prefix = uniquePrefix('example-browser');
+  const app = createApp({
+    space: { url: space.url, ...CLIENT, emulated: true },
+    sessionSecret: 'browser-test-session-secret-0123456789',
+    redis,
+    keyPrefix: prefix,
+    // Renew only in the last half second, so the sign-in and the dashboard use the first
+    // token and exactly one renewal happens after the wait below.
+    refreshSkewSeconds: 0.5,
+  });
+  server = await listen(app);
+  context = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
+  page = await context.newPage();
+  problems = watchProblems(page);
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  await server?.close();
+  await space?.close();
+  if (redis) {
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  }
+});
+
+test('sign in with Space, see the dashboard, watch a renewal, sign out', async () => {
+  // Landing page.
+  await page.goto(`${server.url}/`);
+  await page.getByRole('link', { name: 'Sign in with Space' }).waitFor();
+  await screenshot(page, '1-landing');
+
+  // The emulator's real sign-in page (no auto-approve): pick John Doe.
+  await page.getByRole('link', { name: 'Sign in with Space' }).click();
+  await page.waitForURL((url) => url.href.startsWith(`${space.url}/oauth/auth`));
+  await page.getByRole('button', { name: /John Doe/ }).waitFor();
+  await screenshot(page, '2-space-sign-in');
+  await page.getByRole('button', { name: /John Doe/ }).click();
+
+  // The dashboard, with the avatar loaded through the app's own route.
+  await page.waitForURL(`${server.url}/dashboard`);
+  const signedInAt = Date.now();
+  await expect(page.locator('#display-name').textContent()).resolves.toBe('John Doe');
+  await expect(page.locator('body').textContent()).resolves.toContain('john.doe@example.com');
+  await expect(page.locator('#org-name').textContent()).resolves.toBe('Acme Corp');
+  const img = page.locator('img.avatar-lg');
+  await expect(img.getAttribute('src')).resolves.toMatch(/^\/avatar\//);
+  // (Strings and casts: the tests compile without the DOM library.)
+  await page.waitForFunction("document.querySelector('img.avatar-lg')?.complete === true");
+  expect(await img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth)).toBeGreaterThan(0);
+  const dashboardShot = await screenshot(page, '3-dashboard');
+  // The README's picture; refreshed on request only, so a test run leaves the tree clean.
+  if (process.env.UPDATE_DOCS === '1') {
+    mkdirSync(path.join(__dirname, '..', 'docs'), { recursive: true });
+    copyFileSync(dashboardShot, path.join(__dirname, '..', 'docs', 'dashboard.png'));
+  }
+
+  // Wait until the access token has run out, then the Space API page: it still works,
+  // because the request renewed the token first, and it shows that one renewal.
+  const wait = signedInAt + ACCESS_TOKEN_TTL_S * 1000 + 500 - Date.now();
+  if (wait > 0) await page.waitForTimeout(wait);
+  const refreshesBefore = space.count('/oauth/token', { grant_type: 'refresh_token' });
+  await page.goto(`${server.url}/space-api`);
+  expect(page.url()).toBe(`${server.url}/space-api`);
+  await expect(page.locator('#renewal-count').textContent()).resolves.toBe('1');
+  expect(space.count('/oauth/token', { grant_type: 'refresh_token' })).toBe(refreshesBefore + 1);
+  await expect(page.locator('.call .pill-ok').count()).resolves.toBe(2);
+  await expect(page.locator('.call .pill-bad').count()).resolves.toBe(0);
+  await expect(page.locator('.call').first().textContent()).resolves.toContain('"username": "john.doe"');
+  await screenshot(page, '4-space-api');
+
+  // Sign out: back on the landing page, and the dashboard now asks Space again.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(`${server.url}/`);
+  await page.getByRole('link', { name: 'Sign in with Space' }).waitFor();
+  await screenshot(page, '5-signed-out');
+  await page.goto(`${server.url}/dashboard`);
+  await page.waitForURL((url) => url.href.startsWith(`${space.url}/oauth/auth`));
+  await page.getByRole('button', { name: /John Doe/ }).waitFor();
+
+  // No script errors and no CSP violations on any page.
+  expect(problems).toEqual([]);
+});

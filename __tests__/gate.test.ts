@@ -127,6 +127,18 @@ describe('gate mode: app.use(passport.authenticate("space"))', () => {
     expect(res.headers.location).toBeUndefined();
   });
 
+  test('an image or fetch() to a protected path gets 401, not a trip to Space, and starts no sign-in', async () => {
+    const image = await request(base).get('/dashboard').set('Accept', 'image/avif,image/webp,*/*;q=0.8')
+      .set('Sec-Fetch-Mode', 'no-cors').set('Sec-Fetch-Dest', 'image').expect(401);
+    expect(image.headers['set-cookie']).toBeUndefined();
+    await request(base).get('/dashboard').set('Accept', '*/*').set('Sec-Fetch-Mode', 'cors').expect(401);
+    // Without Sec-Fetch headers (older browsers), an Accept without HTML is not a navigation either.
+    await request(base).get('/dashboard').set('Accept', 'image/png,image/*;q=0.8').expect(401);
+    // A real navigation is.
+    await request(base).get('/dashboard').set(html).set('Sec-Fetch-Mode', 'navigate').expect(302);
+    expect(space.count('/oauth/auth')).toBe(0);
+  });
+
   test('answers an unauthenticated POST with 401 JSON', async () => {
     const res = await request(base).post('/api/data').set(html).expect(401);
     expect(res.body.error).toBe('unauthenticated');
@@ -251,6 +263,7 @@ describe('sign-out', () => {
 
     const res = await agent.post('/auth/signout').type('form').send({}).set(html).expect(302);
     expect(res.headers.location).toBe('/');
+    expect((res.headers['set-cookie'] as unknown as string[]).join()).toMatch(/^connect\.sid=; Path=\/; Expires=Thu, 01 Jan 1970/);
     expect(space.count('/api/http/team-directory/profiles/oauth-consents/me/refresh-tokens/self')).toBe(1);
     expect(await redis.exists(sessionKeys[0]!)).toBe(0);
     for (const key of await keysUnder(redis, prefix)) {

@@ -17,7 +17,7 @@ let app: TestApp;
 let prefix: string;
 let events: SpaceTokenEvent[];
 
-async function setUp(emulator: Parameters<typeof startSpaceEmulator>[0] = {}, timeout = 1000): Promise<void> {
+async function setUp(emulator: Parameters<typeof startSpaceEmulator>[0] = {}, timeout = 1000, withoutRedis = false): Promise<void> {
   space = await startSpaceEmulator({
     port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: TTL, refreshTokenOnEveryExchange: true, ...emulator,
   });
@@ -25,7 +25,7 @@ async function setUp(emulator: Parameters<typeof startSpaceEmulator>[0] = {}, ti
   events = [];
   app = await startTestApp({
     spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout },
-    refresh: { retryDelay: 0, onEvent: (e) => events.push(e) },
+    refresh: { retryDelay: 0, onEvent: (e) => events.push(e), ...(withoutRedis ? { redis: 'none' as const } : {}) },
   });
 }
 
@@ -109,6 +109,22 @@ describe('spaceTokenRefresh', () => {
     expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
     expect(new Set(answers.map((a) => a.body.token)).size).toBe(1);
     expect(refreshRequests()).toBe(1);
+  });
+
+  test('without Redis, renewals are still single-flight and never go backwards within the process', async () => {
+    await setUp({ rotateRefreshTokens: true }, 3000, true);
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', delayMs: 200 });
+    const { agent, cookie } = await signedInAgent();
+    await untilStale();
+    const answers = await Promise.all(Array.from({ length: 30 }, () =>
+      fetch(`${app.url}/api/token`, { headers: { cookie } }).then(async (r) => ((await r.json()) as { token: string }).token)));
+    expect(new Set(answers).size).toBe(1);
+    expect(refreshRequests()).toBe(1);
+    await untilStale();
+    await agent.get('/api/token').expect(200);
+    expect(refreshRequests()).toBe(2);
+    expect(space.refreshTokenReuseCount).toBe(0);
+    expect(await keysUnder(redis, `${prefix}space:`)).toEqual([]);
   });
 
   test('a slow request that saves an old session copy cannot bring back a rotated refresh token', async () => {
@@ -251,6 +267,19 @@ describe('spaceTokenRefresh', () => {
     expect(space.count('/api/http/team-directory/profiles/me')).toBe(3); // sign-in, 401, retry
   });
 
+  test('spaceApi signs the user out when Space says the grant was revoked: a page goes to sign in, an API call gets 401', async () => {
+    await setUp();
+    const browser = await signedInAgent();
+    const api = await signedInAgent();
+    space.revokeRefreshTokens();
+    const page = await browser.agent.get('/api/me').set('Accept', 'text/html').expect(302);
+    expect(page.headers.location).toBe('/auth/space?returnTo=%2Fapi%2Fme');
+    const json = await api.agent.get('/api/me').set('Accept', 'application/json').expect(401);
+    expect(json.body.error).toBe('unauthenticated');
+    expect((await browser.agent.get('/api/token').expect(200)).body.signedIn).toBe(false);
+    expect(refreshRequests()).toBe(0);
+  });
+
   test('events never carry a token, a refresh token or the session id', async () => {
     await setUp({ rotateRefreshTokens: true });
     const { agent, key } = await signedInAgent();
@@ -274,7 +303,7 @@ describe('spaceTokenRefresh options', () => {
   test.each([
     [{}, 'requires a "strategy" option'],
     [{ strategy: {} }, 'requires a "strategy" option'],
-    [{ strategy: { refresh() {}, settings: { timeout: 1 } } }, 'requires a "redis" option'],
+    [{ strategy: { refresh() {}, settings: { timeout: 1 } }, redis: {} }, 'option "redis" must be an ioredis client'],
     [{ strategy: { refresh() {}, settings: { timeout: 1 } }, redis: { get() {}, eval() {} }, skew: -1 }, 'option "skew" must be a number >= 0'],
     [{ strategy: { refresh() {}, settings: { timeout: 1 } }, redis: { get() {}, eval() {} }, signInURL: 'https://evil.example' }, 'option "signInURL" must be a local path'],
   ])('throws a TypeError naming the problem (%#)', (options, message) => {

@@ -42,8 +42,9 @@ test('req.spaceTokens, spaceTokenRefresh and spaceApi are typed', () => {
     const tokens: SpaceTokenSet | undefined = req.spaceTokens;
     const expiresAt: number | undefined = tokens?.expiresAt;
     spaceTokenRefresh({ strategy, redis, skew: 30_000 });
-    // @ts-expect-error redis is required
-    spaceTokenRefresh({ strategy });
+    spaceTokenRefresh({ strategy }); // one process, no Redis
+    // @ts-expect-error strategy is required
+    spaceTokenRefresh({ redis });
     const me: Promise<{ id: string }> = spaceApi(req).get<{ id: string }>('team-directory/profiles/me');
     const code: SpaceError['code'] = 'SPACE_TIMEOUT';
     // @ts-expect-error not one of the stable codes

@@ -18,11 +18,19 @@ function isExpiredTokenError(err: unknown): boolean {
     && err.errorDescription === 'Access token has expired';
 }
 
+/** Space's answer once the grant behind a token was revoked (the user removed the app). */
+function isRevokedGrantError(err: unknown): boolean {
+  return err instanceof SpaceApiError && err.status === 401 && err.error === 'authentication-required'
+    && err.errorDescription === 'Refresh token associated with the access token is revoked';
+}
+
 /**
  * A small client for Space's HTTP API bound to the request's user: bearer token from
  * `req.spaceTokens`, the strategy's timeout, Space's errors as {@link SpaceApiError}, and,
  * when Space says "Access token has expired" although our clock disagreed, one renewal
- * and one retry (as JetBrains' Kotlin SDK does). Needs `spaceTokenRefresh()` mounted.
+ * and one retry (as JetBrains' Kotlin SDK does). When Space says the grant was revoked,
+ * the user is signed out and a {@link SpaceSessionEndedError} thrown (spaceErrorHandler
+ * sends browsers to sign in again). Needs `spaceTokenRefresh()` mounted.
  *
  * ```ts
  * const me = await spaceApi(req).get('team-directory/profiles/me', { query: { $fields: 'id,username' } });
@@ -34,12 +42,23 @@ export function spaceApi(req: Request): SpaceApi {
   const request = async <T>(method: string, path: string, options: SpaceApiCallOptions = {}): Promise<T> => {
     const tokens = req.spaceTokens;
     if (!tokens) throw new SpaceSessionEndedError('Not signed in with Space');
+    const signOutIfRevoked = async (err: unknown): Promise<never> => {
+      if (isRevokedGrantError(err)) {
+        await context.endSession(req);
+        throw new SpaceSessionEndedError('The Space sign-in was revoked in Space; sign in again');
+      }
+      throw err;
+    };
     try {
       return (await context.strategy.callApi(tokens.accessToken, method, path, options)).json as T;
     } catch (err) {
-      if (!isExpiredTokenError(err)) throw err;
+      if (!isExpiredTokenError(err)) return signOutIfRevoked(err);
       const renewed = await context.renewNow(req);
-      return (await context.strategy.callApi(renewed.accessToken, method, path, options)).json as T;
+      try {
+        return (await context.strategy.callApi(renewed.accessToken, method, path, options)).json as T;
+      } catch (retryErr) {
+        return signOutIfRevoked(retryErr);
+      }
     }
   };
   return {

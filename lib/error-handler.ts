@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler } from 'express';
 import { SpaceAuthorizationError, isSpaceError } from './errors';
 import { SpaceSessionEndedError } from './refresh';
-import { sendError } from './respond';
+import { sendError, wantsJSON } from './respond';
+import { safeReturnTo } from './return-to';
 import { RedisUnavailableError } from './token-store';
 
 /**
@@ -18,18 +19,31 @@ export function isRedisOutage(err: unknown): boolean {
 /**
  * An Express error handler for what this library and its session store can throw:
  * Redis down → 503 with `Retry-After` (never a sign-out); Space down or slow → 503; Space
- * refusing or answering nonsense → 502; a refused sign-in → 400; an ended sign-in → 401.
+ * refusing or answering nonsense → 502; a refused sign-in → 400; an ended sign-in → sent to
+ * sign in again (401 JSON for API requests).
  * JSON for API requests, a short page otherwise; no stack, no Space body, no token.
  * Anything else goes on to your own error handler. Mount it after your routes.
  */
-export function spaceErrorHandler(): ErrorRequestHandler {
+export interface SpaceErrorHandlerOptions {
+  /** Where a browser whose sign-in has ended goes (`?returnTo=` added). Default `'/auth/space'`. */
+  signInURL?: string;
+}
+
+export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): ErrorRequestHandler {
+  const signInURL = options.signInURL ?? '/auth/space';
+  if (safeReturnTo(signInURL) === undefined) {
+    throw new TypeError(`spaceErrorHandler option "signInURL" must be a local path like "/auth/space", got ${JSON.stringify(signInURL)}`);
+  }
   return function spaceErrorHandlerMiddleware(err, req, res, next) {
     if (res.headersSent) return next(err);
     if (isRedisOutage(err)) {
       return sendError(req, res, 503, 'temporarily_unavailable', 'The session store is not answering right now; try again shortly', { 'Retry-After': '2' });
     }
     if (err instanceof SpaceSessionEndedError) {
-      return sendError(req, res, 401, 'unauthenticated', 'Your Space sign-in has ended; sign in again');
+      if (wantsJSON(req)) return sendError(req, res, 401, 'unauthenticated', 'Your Space sign-in has ended; sign in again');
+      const returnTo = safeReturnTo(req.originalUrl);
+      res.set('Cache-Control', 'no-store');
+      return res.redirect(302, returnTo ? `${signInURL}?returnTo=${encodeURIComponent(returnTo)}` : signInURL);
     }
     if (err instanceof SpaceAuthorizationError) {
       return sendError(req, res, 400, 'sign_in_failed', 'Space did not complete the sign-in; please try again');

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { wantsJSON } from './respond';
+import { prefersJSON, wantsJSON } from './respond';
 
 /**
  * The request's path as Express routes it: the original URL (right inside mounted routers
@@ -10,6 +10,21 @@ export function requestPath(req: Request): string {
   const url = req.originalUrl || req.url || '/';
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * True for a top-level page navigation, the only request worth sending to Space's login
+ * page. Browsers say so in `Sec-Fetch-Mode`; without it, a GET whose `Accept` names HTML
+ * (or says nothing, like curl). An `<img>`, a favicon or a fetch() is not one: sending it
+ * to Space would only start a sign-in nobody sees.
+ */
+export function isNavigation(req: Request): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const mode = req.get('sec-fetch-mode');
+  if (mode) return mode.toLowerCase() === 'navigate';
+  if (prefersJSON(req)) return false;
+  const accept = req.get('accept');
+  return !accept || accept.trim() === '*/*' || /text\/html|application\/xhtml\+xml/i.test(accept);
 }
 
 /** A path is public when it equals a string entry, starts with one ending in "/", or matches a RegExp. */
@@ -46,9 +61,9 @@ export function answerSignInFailed(req: Request, res: Response, status: number, 
     res.json({ error: 'sign_in_failed', error_description: message });
     return;
   }
+  // No inline styles or scripts: the page must render under the app's strictest CSP.
   res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in could not be completed</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"></head>
-<body style="font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#1f2328">
-<h1 style="font-size:1.4rem">Sign-in could not be completed</h1><p>${escapeHTML(message)}</p>
+<body><h1>Sign-in could not be completed</h1><p>${escapeHTML(message)}</p>
 <p><a href="${escapeHTML(signInPath)}">Sign in with Space</a></p></body></html>`);
 }

@@ -37,5 +37,6 @@ export type { SpaceApiCallOptions } from './space-client';
 export type { RedisLike } from './token-store';
 export { RedisUnavailableError } from './token-store';
 export { spaceErrorHandler, isRedisOutage } from './error-handler';
+export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';

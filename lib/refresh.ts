@@ -6,7 +6,7 @@ import { safeReturnTo } from './return-to';
 import { clearTokens, readTokens, writeTokens } from './session-tokens';
 import { sessionOf, type SpaceStrategy } from './strategy';
 import { isFresh, mergeRenewed, publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
-import { RedisUnavailableError, TokenStore, type RedisLike } from './token-store';
+import { MemoryTokenStore, RedisUnavailableError, TokenStore, type RedisLike, type TokenBackend } from './token-store';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -33,8 +33,12 @@ export interface SpaceTokenEvent {
 export interface SpaceTokenRefreshOptions {
   /** The SpaceStrategy instance the users signed in with. */
   strategy: SpaceStrategy;
-  /** An ioredis client, shared by every process of the app (the one connect-redis uses is fine). */
-  redis: RedisLike;
+  /**
+   * An ioredis client, shared by every process of the app (the one connect-redis uses is
+   * fine). Without it, the newest tokens and the renewal lock live in this process's
+   * memory: fine for a single process, but several processes would each renew.
+   */
+  redis?: RedisLike;
   /** Renew when the access token has less than this left, ms. Default 60000. */
   skew?: number;
   /** Prefix of the keys this middleware writes. Default `'space:'`. */
@@ -65,6 +69,8 @@ export interface RefreshContext {
   strategy: SpaceStrategy;
   /** Renews now (even a token that looks fresh) and returns the new tokens, or throws. */
   renewNow(req: Request): Promise<SpaceTokenSet>;
+  /** Signs the user out: tokens gone from the session and Redis, Passport logout. */
+  endSession(req: Request): Promise<void>;
 }
 
 export function contextOf(req: Request): RefreshContext | undefined {
@@ -94,14 +100,16 @@ export class SpaceSessionEndedError extends Error {
 class Renewer {
   private readonly inFlight = new Map<string, Promise<Outcome>>();
   private pausedUntil = 0;
-  readonly store: TokenStore;
+  readonly store: TokenBackend;
 
   constructor(
     private readonly strategy: SpaceStrategy,
-    redis: RedisLike,
+    redis: RedisLike | undefined,
     private readonly o: Required<Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis' | 'onEvent'>> & Pick<SpaceTokenRefreshOptions, 'onEvent'>,
   ) {
-    this.store = new TokenStore(redis, { prefix: o.keyPrefix, ttl: o.tokenTTL, lockTTL: o.lockTTL, commandTimeout: o.redisTimeout });
+    this.store = redis
+      ? new TokenStore(redis, { prefix: o.keyPrefix, ttl: o.tokenTTL, lockTTL: o.lockTTL, commandTimeout: o.redisTimeout })
+      : new MemoryTokenStore({ ttl: o.tokenTTL, lockTTL: o.lockTTL });
   }
 
   emit(event: SpaceTokenEvent): void {
@@ -226,8 +234,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   if (!strategy || typeof (strategy as Partial<SpaceStrategy>).refresh !== 'function') {
     throw new TypeError('spaceTokenRefresh requires a "strategy" option: the SpaceStrategy instance');
   }
-  if (!redis || typeof redis.get !== 'function' || typeof redis.eval !== 'function') {
-    throw new TypeError('spaceTokenRefresh requires a "redis" option: an ioredis client');
+  if (redis !== undefined && (!redis || typeof redis.get !== 'function' || typeof redis.eval !== 'function')) {
+    throw new TypeError('spaceTokenRefresh option "redis" must be an ioredis client');
   }
   const number = (name: keyof SpaceTokenRefreshOptions, fallback: number, min = 0): number => {
     const value = options[name];
@@ -263,7 +271,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     req.spaceTokens = publicView(tokens);
   };
 
-  const context: Omit<RefreshContext, 'renewNow'> = { strategy };
+  const context: Omit<RefreshContext, 'renewNow' | 'endSession'> = { strategy };
   const renewNow = async (req: Request): Promise<SpaceTokenSet> => {
     const current = readTokens(sessionOf(req), sessionKey);
     if (!current) throw new SpaceSessionEndedError('Not signed in with Space');
@@ -280,6 +288,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   };
 
   const endSession = async (req: Request): Promise<void> => {
+    const current = readTokens(sessionOf(req), sessionKey);
+    if (current) await renewer.store.tombstone(current.grant).catch(() => undefined);
     clearTokens(sessionOf(req), sessionKey);
     const logout = (req as unknown as { logout?: (cb: (err?: unknown) => void) => void }).logout;
     if (typeof logout === 'function' && (req as unknown as { user?: unknown }).user !== undefined) {
@@ -299,7 +309,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   };
 
   return function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
-    (req as unknown as Record<symbol, RefreshContext>)[kContext] = { ...context, renewNow: () => renewNow(req) };
+    (req as unknown as Record<symbol, RefreshContext>)[kContext] = { ...context, renewNow: () => renewNow(req), endSession: () => endSession(req) };
     const current = readTokens(sessionOf(req), sessionKey);
     if (!current) return next();
     if (isFresh(current, skew, Date.now())) {

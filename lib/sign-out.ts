@@ -24,6 +24,8 @@ export interface SpaceSignOutOptions {
    * (`request_credentials=required`), which signs it out of Space. Default false.
    */
   endSpaceSession?: boolean;
+  /** The session cookie's name (express-session's `name` option), cleared afterwards. Default `'connect.sid'`. */
+  cookieName?: string;
 }
 
 /**
@@ -63,7 +65,9 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
 
       const logout = (req as unknown as { logout?: (cb: (err?: unknown) => void) => void }).logout;
       if (typeof logout === 'function') await new Promise<void>((resolve, reject) => logout.call(req, (err) => (err ? reject(err) : resolve())));
-      const session = sessionOf(req) as { destroy?: (cb: (err?: unknown) => void) => void } | undefined;
+      const session = sessionOf(req) as { destroy?: (cb: (err?: unknown) => void) => void; cookie?: { path?: string; domain?: string } } | undefined;
+      const cookiePath = session?.cookie?.path ?? '/';
+      const cookieDomain = session?.cookie?.domain;
       if (options.endSpaceSession && !prefersJSON(req)) {
         // Keep a (new, empty) session for the pending sign-in that ends the Space session.
         res.set('Cache-Control', 'no-store');
@@ -76,6 +80,7 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
         }), req, { requestCredentials: 'required', returnTo: target, gate: false });
       }
       if (session?.destroy) await new Promise<void>((resolve, reject) => session.destroy!((err) => (err ? reject(err) : resolve())));
+      res.clearCookie(options.cookieName ?? 'connect.sid', cookieDomain ? { path: cookiePath, domain: cookieDomain } : { path: cookiePath });
       res.set('Cache-Control', 'no-store');
       if (prefersJSON(req)) return void res.status(204).end();
       res.redirect(target);

@@ -21,8 +21,7 @@ import { SpaceClient, type SpaceApiCallOptions } from './space-client';
 import { addPendingSignIn, randomToken, sessionData, takePendingSignIn, type PendingSignIn, type SpaceSessionData } from './transactions';
 import { publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 import { readTokens, writeTokens } from './session-tokens';
-import { answerSignInFailed, answerUnauthenticated, isPublicPath, requestPath } from './gate';
-import { wantsJSON } from './respond';
+import { answerSignInFailed, answerUnauthenticated, isNavigation, isPublicPath, requestPath } from './gate';
 
 /** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */
 export interface SpaceAuthenticateOptions {
@@ -130,8 +129,9 @@ export class SpaceStrategy extends OAuth2Strategy {
   /**
    * Gate mode, for `app.use(passport.authenticate('space'))`: signed-in requests and public
    * paths pass untouched; the callback path completes the sign-in in place and lands on the
-   * URL first asked for; `signInPath` starts a sign-in; other browser navigations go to
-   * Space (remembering where they were going); API requests get 401 JSON.
+   * URL first asked for; `signInPath` starts a sign-in; other page navigations go to
+   * Space (remembering where they were going); anything else (API calls, images, fetch())
+   * gets 401 JSON.
    */
   protected guard(req: Request, options: SpaceAuthenticateOptions, redirectURI: string): void {
     const path = requestPath(req);
@@ -149,7 +149,7 @@ export class SpaceStrategy extends OAuth2Strategy {
     if (signedIn) return this.pass();
     const publicPaths = [...this.settings.publicPaths, ...((options.publicPaths as Array<string | RegExp> | undefined) ?? [])];
     if (isPublicPath(path, publicPaths)) return this.pass();
-    if (wantsJSON(req)) return answerUnauthenticated(res, this.settings.signInPath);
+    if (!isNavigation(req)) return answerUnauthenticated(res, this.settings.signInPath);
     this.startSignIn(req, { ...options, returnTo: req.originalUrl }, redirectURI);
   }
 

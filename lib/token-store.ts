@@ -51,12 +51,77 @@ export interface TokenStoreSettings {
   commandTimeout: number;
 }
 
+/** Where the newest tokens and the renewal locks live: Redis, or one process's memory. */
+export interface TokenBackend {
+  read(grant: string): Promise<SideRecord | undefined>;
+  /** Tries to take the renewal lock; returns its token, or undefined if someone holds it. */
+  lock(grant: string): Promise<string | undefined>;
+  isLocked(grant: string): Promise<boolean>;
+  unlock(grant: string, token: string): Promise<void>;
+  /** Writes a newer record (never an older one over a newer) and releases the lock if given. */
+  write(record: SideRecord, grant: string, lockToken?: string): Promise<boolean>;
+  /** Marks a grant as dead, so a stale copy of its tokens written back later is not used. */
+  tombstone(grant: string, lockToken?: string): Promise<void>;
+}
+
+const TOMBSTONE: SideRecord = { revoked: true, version: Number.MAX_SAFE_INTEGER };
+
+/**
+ * The same store in this process's memory, for apps that run a single process without
+ * Redis: renewals are still single-flight and never go backwards, but only within the process.
+ */
+export class MemoryTokenStore implements TokenBackend {
+  private readonly records = new Map<string, { record: SideRecord; expiresAt: number }>();
+  private readonly locks = new Map<string, { token: string; expiresAt: number }>();
+
+  constructor(private readonly settings: Pick<TokenStoreSettings, 'ttl' | 'lockTTL'>) {}
+
+  private sweep(now: number): void {
+    for (const [grant, entry] of this.records) if (entry.expiresAt <= now) this.records.delete(grant);
+    for (const [grant, entry] of this.locks) if (entry.expiresAt <= now) this.locks.delete(grant);
+  }
+
+  async read(grant: string): Promise<SideRecord | undefined> {
+    this.sweep(Date.now());
+    return this.records.get(grant)?.record;
+  }
+
+  async lock(grant: string): Promise<string | undefined> {
+    this.sweep(Date.now());
+    if (this.locks.has(grant)) return undefined;
+    const token = randomBytes(16).toString('base64url');
+    this.locks.set(grant, { token, expiresAt: Date.now() + this.settings.lockTTL });
+    return token;
+  }
+
+  async isLocked(grant: string): Promise<boolean> {
+    this.sweep(Date.now());
+    return this.locks.has(grant);
+  }
+
+  async unlock(grant: string, token: string): Promise<void> {
+    if (this.locks.get(grant)?.token === token) this.locks.delete(grant);
+  }
+
+  async write(record: SideRecord, grant: string, lockToken = ''): Promise<boolean> {
+    const current = await this.read(grant);
+    if (lockToken) await this.unlock(grant, lockToken);
+    if (current && current.version >= record.version) return false;
+    this.records.set(grant, { record, expiresAt: Date.now() + this.settings.ttl });
+    return true;
+  }
+
+  async tombstone(grant: string, lockToken = ''): Promise<void> {
+    await this.write(TOMBSTONE, grant, lockToken);
+  }
+}
+
 /**
  * The authoritative copy of each sign-in's tokens and its refresh lock, in Redis, keyed by
  * the sign-in's random grant id (never the session id, never a token):
  * `<prefix>tokens:<grant>` and `<prefix>lock:<grant>`. Every key has a TTL.
  */
-export class TokenStore {
+export class TokenStore implements TokenBackend {
   constructor(private readonly redis: RedisLike, private readonly settings: TokenStoreSettings) {}
 
   private tokensKey(grant: string): string {
@@ -99,7 +164,6 @@ export class TokenStore {
     return undefined;
   }
 
-  /** Tries to take the refresh lock; returns its token, or undefined if someone holds it. */
   async lock(grant: string): Promise<string | undefined> {
     const token = randomBytes(16).toString('base64url');
     const ok = await this.command('SET lock', () => this.redis.set(this.lockKey(grant), token, 'PX', this.settings.lockTTL, 'NX'));
@@ -114,8 +178,7 @@ export class TokenStore {
     await this.command('release lock', () => this.redis.eval(RELEASE, 1, this.lockKey(grant), token));
   }
 
-  /** Writes a newer record (an older one is never written over a newer) and releases the lock. */
-  async write(record: SideRecord & { grant?: string }, grant: string, lockToken = ''): Promise<boolean> {
+  async write(record: SideRecord, grant: string, lockToken = ''): Promise<boolean> {
     const result = await this.command('write tokens', () => this.redis.eval(
       WRITE_AND_RELEASE, 2, this.tokensKey(grant), this.lockKey(grant),
       JSON.stringify(record), record.version, this.settings.ttl, lockToken,
@@ -123,8 +186,7 @@ export class TokenStore {
     return result === 1;
   }
 
-  /** Marks a grant as dead, so a stale copy of its tokens written back later is not used. */
   async tombstone(grant: string, lockToken = ''): Promise<void> {
-    await this.write({ revoked: true, version: Number.MAX_SAFE_INTEGER }, grant, lockToken);
+    await this.write(TOMBSTONE, grant, lockToken);
   }
 }

@@ -25,7 +25,7 @@ export interface TestAppOptions {
   /** Adds middleware/routes after passport.session() and before the test routes. */
   setup?: (app: Express, strategy: SpaceStrategy) => void;
   /** Mounts spaceTokenRefresh with these options (and the /api routes that use it). */
-  refresh?: Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis'> & { redis?: SpaceTokenRefreshOptions['redis'] };
+  refresh?: Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis'> & { redis?: SpaceTokenRefreshOptions['redis'] | 'none' };
   /** Logs every error (the whole object, as apps do) before answering it. */
   logErrors?: boolean;
 }
@@ -83,7 +83,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   let gate: Promise<void> = Promise.resolve();
   if (options.refresh) {
     const { redis: refreshRedis, ...rest } = options.refresh;
-    app.use(spaceTokenRefresh({ strategy, redis: refreshRedis ?? options.redis, keyPrefix: `${options.prefix}space:`, ...rest }));
+    const redis = refreshRedis === 'none' ? undefined : refreshRedis ?? options.redis;
+    app.use(spaceTokenRefresh({ strategy, redis, keyPrefix: `${options.prefix}space:`, ...rest }));
     app.get('/api/token', (req, res) => {
       res.json({ signedIn: Boolean(req.user), token: fingerprint(req.spaceTokens?.accessToken), expiresAt: req.spaceTokens?.expiresAt ?? null });
     });

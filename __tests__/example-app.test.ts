@@ -416,11 +416,12 @@ describe('sign-ins that Space ends', () => {
     expect(renewed.status).toBe(200);
     expect(renewed.text).toContain('<p class="stat-value" id="renewal-count">1</p>');
 
-    // Revoked in Space: the calls say so instead of failing the page.
+    // Revoked in Space: the library signs the user out and the page sends them to sign in.
     space2.revokeRefreshTokens('john.doe');
     const revoked = await get(run, first, '/space-api');
-    expect(revoked.status).toBe(200);
-    expect(revoked.text).toContain('Space no longer accepts this sign-in');
+    expect(revoked.status).toBe(302);
+    expect(revoked.headers.location).toBe('/auth/space?returnTo=%2Fspace-api');
+    expect((await get(run, first, '/dashboard')).headers.location).toMatch(new RegExp(`^${space2.url}/oauth/auth\\?`));
   });
 });
 

@@ -8,11 +8,10 @@ import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { Passport } from 'passport';
 import type Redis from 'ioredis';
-import { safeReturnTo, SpaceSessionEndedError, SpaceStrategy, spaceErrorHandler, spaceTokenRefresh } from 'passport-jetbrains-space';
+import { SpaceStrategy, spaceErrorHandler, spaceTokenRefresh } from 'passport-jetbrains-space';
 import { CALLBACK_PATH, mountSignOut, PUBLIC_PATHS, signInGate } from './auth';
 import { avatarRoute } from './avatar';
 import type { SpaceSettings } from './config';
-import { MemoryRedis } from './memory-redis';
 import { noteTokens, RenewalStats, watchTokens } from './renewals';
 import { csrfToken, securityHeaders } from './security';
 import { loadOrganization, ORGANIZATION_FIELDS, PROFILE_FIELDS, timedCall } from './space-calls';
@@ -89,8 +88,8 @@ export function createApp(config: AppConfig): Express {
   }));
   app.use(passport.initialize());
   app.use(passport.session());
-  // Without Redis, a Map stands in: renewals are then coordinated within this process only.
-  const tokenRedis = config.redis ?? new MemoryRedis();
+  // Without Redis, renewals are coordinated within this process only.
+  const tokenRedis = config.redis ?? undefined;
   app.use(spaceTokenRefresh({ strategy, redis: tokenRedis, keyPrefix: `${prefix}space:`, skew, onEvent: stats.listener(config.log) }));
   app.use(watchTokens());
   // A login whose Space tokens are gone (ended elsewhere) is no login here: sign in again.
@@ -154,15 +153,9 @@ export function createApp(config: AppConfig): Express {
   app.use((req, res) => {
     res.status(404).type('html').send(errorPage(page(req), 404, 'There is nothing at this address.'));
   });
-  // Space ended the sign-in while a page was being built (its token expired and there is no
-  // refresh token to renew it): the user is signed out by now; sign in again, then come back.
-  app.use(((err, req, res, next) => {
-    if (!(err instanceof SpaceSessionEndedError) || !wantsPage(req)) return next(err);
-    const returnTo = safeReturnTo(req.originalUrl);
-    res.redirect(302, `${strategy.settings.signInPath}${returnTo ? `?returnTo=${encodeURIComponent(returnTo)}` : ''}`);
-  }) as ErrorRequestHandler);
-  // Redis down, Space down or refusing: short pages or JSON, no details.
-  app.use(spaceErrorHandler());
+  // Redis down, Space down or refusing: short pages or JSON, no details. A sign-in that
+  // Space ended while a page was being built: sign in again, then come back.
+  app.use(spaceErrorHandler({ signInURL: strategy.settings.signInPath }));
   app.use(((err, req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
     if (status >= 500) console.error('[orbit] request failed:', err instanceof Error ? err.stack : err);
@@ -170,8 +163,4 @@ export function createApp(config: AppConfig): Express {
     res.status(status).type('html').send(errorPage(page(req), status, message));
   }) as ErrorRequestHandler);
   return app;
-}
-
-function wantsPage(req: Request): boolean {
-  return (req.method === 'GET' || req.method === 'HEAD') && req.accepts(['html', 'json']) === 'html';
 }

@@ -31,8 +31,10 @@ export function signInGate(passport: InstanceType<typeof Passport>): RequestHand
  * `POST /auth/signout`, with the session's CSRF token: revokes the sign-in at Space, marks its
  * tokens dead in Redis, ends the Passport login, destroys the session, lands on `/`.
  */
-export function mountSignOut(app: Express, options: { strategy: SpaceStrategy; redis: RedisLike; keyPrefix: string; cookieName: string }): void {
-  const signOut = spaceSignOut({ strategy: options.strategy, redis: options.redis, keyPrefix: options.keyPrefix, redirectTo: '/' });
+export function mountSignOut(app: Express, options: { strategy: SpaceStrategy; redis: RedisLike | undefined; keyPrefix: string; cookieName: string }): void {
+  const signOut = spaceSignOut({
+    strategy: options.strategy, redis: options.redis, keyPrefix: options.keyPrefix, redirectTo: '/', cookieName: options.cookieName,
+  });
   app.post('/auth/signout',
     (req, res, next) => {
       // Already signed out (the session expired, another tab signed out): nothing to protect.
@@ -41,8 +43,5 @@ export function mountSignOut(app: Express, options: { strategy: SpaceStrategy; r
     },
     express.urlencoded({ extended: false, limit: '4kb' }),
     requireCsrf,
-    (req, res, next) => {
-      res.clearCookie(options.cookieName, { path: '/' });
-      signOut(req, res, next);
-    });
+    signOut);
 }

@@ -37,7 +37,7 @@ export async function timedCall(req: Request, path: string, fields: string): Pro
 
 function describeSpaceError(err: unknown): string {
   if (err instanceof SpaceApiError && err.status === 401) {
-    return 'Space no longer accepts this sign-in (it was revoked in Space). Sign out and sign in again.';
+    return 'Space did not accept the access token for this call. Sign out and sign in again.';
   }
   if (err instanceof SpaceApiError && err.status === 403) {
     return 'Your sign-in does not allow this call (Space asks for a permission the application was not granted).';

@@ -6,6 +6,7 @@ import { SpaceStrategy } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn, startTestApp, type TestApp } from './helpers/app';
 import { connectRedis, deleteKeys, uniquePrefix } from './helpers/redis';
+import { selfSignedCertificate } from './helpers/tls';
 
 const CLIENT = { clientID: 'errors-client', clientSecret: 'errors-secret-canary-91bd' };
 
@@ -173,6 +174,12 @@ describe('token endpoint failures at sign-in', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  test('a token endpoint that drips its answer one byte a second times out too (the timeout covers the body)', async () => {
+    space.inject({ path: '/oauth/token', status: 200, body: { access_token: 'x'.repeat(50), token_type: 'Bearer', expires_in: 600 }, dripBytesPerSecond: 1 });
+    const response = await failingCallback();
+    expect(response.body).toMatchObject({ name: 'SpaceTokenError', code: 'SPACE_TIMEOUT' });
+  });
+
   test('a token endpoint that echoes the secrets we sent has them redacted', async () => {
     // Space never does this; a misconfigured proxy might. The message must not carry them.
     const agent = app.agent();
@@ -219,6 +226,26 @@ describe('token endpoint failures at sign-in', () => {
   });
 });
 
+describe('TLS', () => {
+  test('a Space whose certificate is not trusted is unreachable: verification is never turned off', async () => {
+    const tlsSpace = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', tls: selfSignedCertificate() });
+    const tlsApp = await startTestApp({ spaceURL: tlsSpace.url, ...CLIENT, redis, prefix });
+    try {
+      const agent = tlsApp.agent();
+      const start = await agent.get('/auth/space').expect(302);
+      // The browser trusts nothing here either; build the callback Space would send.
+      const authorize = new URL(start.headers.location as string);
+      const response = await agent.get(`/auth/space/callback?code=any&state=${authorize.searchParams.get('state')}`).expect(500);
+      expect(response.body).toMatchObject({ name: 'SpaceTokenError', code: 'SPACE_UNREACHABLE' });
+      expect(response.body.message).toMatch(/^Could not reach Space token endpoint: (DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)/);
+      expect(tlsSpace.count('/oauth/token')).toBe(0);
+    } finally {
+      await tlsApp.close();
+      await tlsSpace.close();
+    }
+  });
+});
+
 describe('profile failures at sign-in', () => {
   const PROFILE = '/api/http/team-directory/profiles/me';
 
@@ -239,6 +266,15 @@ describe('profile failures at sign-in', () => {
     expect(response.body).toMatchObject({ name: 'SpaceApiError', code: 'SPACE_INVALID_RESPONSE' });
     expect(response.body.message).toContain('"id" is missing');
     await agent.get('/me').expect(401);
+  });
+
+  test('a profile body over 1 MB is refused without being buffered whole', async () => {
+    space.inject({ path: PROFILE, status: 200, headers: { 'content-type': 'application/json' }, body: `{"id":"x","about":"${'a'.repeat(2 * 1024 * 1024)}"}` });
+    const agent = app.agent();
+    const { path } = await pendingCallback(agent);
+    const response = await agent.get(path).expect(500);
+    expect(response.body).toMatchObject({ name: 'SpaceApiError', code: 'SPACE_INVALID_RESPONSE', status: 200 });
+    expect(response.body.message).toContain('larger than 1048576 bytes');
   });
 
   test('a hanging profile API times out', async () => {

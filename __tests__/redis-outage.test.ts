@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn, startTestApp, type TestApp } from './helpers/app';
-import { connectRedis, startOwnRedis, uniquePrefix, type OwnRedis } from './helpers/redis';
+import { connectRedis, deleteKeys, startOwnRedis, uniquePrefix, type OwnRedis } from './helpers/redis';
 
 // These tests stop and pause Redis, so they use a redis-server of their own.
 const CLIENT = { clientID: 'outage-client', clientSecret: 'outage-secret' };
@@ -70,4 +70,34 @@ test('Redis down: 503 at once (no queueing), then the app serves again when Redi
   }
   // The restarted Redis kept no data, so the user is signed out, but the app answers.
   expect(status).toBe(200);
+});
+
+test('Redis hanging during a renewal (session store still up): 503 within redisTimeout, and no sign-out', async () => {
+  // Sessions on the machine's Redis; the renewal store and lock on our own, which we pause.
+  const shared = await connectRedis();
+  const short = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: 2 });
+  const prefix = uniquePrefix('outage-renewal');
+  const split = await startTestApp({ spaceURL: short.url, ...CLIENT, redis: shared, prefix, refresh: { redis, redisTimeout: 500 } });
+  try {
+    const agent = split.agent();
+    await signIn(agent);
+    await new Promise((r) => setTimeout(r, 2200));
+    own.pause();
+    try {
+      const { value: res, ms } = await timed(() => agent.get('/api/token').set('Accept', 'application/json'));
+      expect(res.status).toBe(503);
+      expect(res.headers['retry-after']).toBe('2');
+      expect(ms).toBeLessThan(2000);
+    } finally {
+      own.resume();
+    }
+    const back = await agent.get('/api/token').expect(200);
+    expect(back.body.signedIn).toBe(true);
+    expect(short.count('/oauth/token', { grant_type: 'refresh_token' })).toBe(1);
+  } finally {
+    await split.close();
+    await short.close();
+    await deleteKeys(shared, prefix);
+    shared.disconnect();
+  }
 });

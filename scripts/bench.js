@@ -118,12 +118,12 @@ async function main() {
     }
 
     // 3. Memory: many renewals in one process must not grow the heap (no per-grant leftovers).
-    global.gc?.();
-    const heapBefore = process.memoryUsage().heapUsed;
     const sessions = 200;
     const cookies = [];
     for (let i = 0; i < sessions; i++) cookies.push(await signIn(burstApp.url));
     await new Promise((r) => setTimeout(r, 1200));
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
     shortSpace.resetRequests();
     const t = performance.now();
     await Promise.all(cookies.map((c) => get(`${burstApp.url}/ping`, c)));

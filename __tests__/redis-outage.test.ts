@@ -101,3 +101,61 @@ test('Redis hanging during a renewal (session store still up): 503 within redisT
     shared.disconnect();
   }
 });
+
+test('Space renewed but Redis refused the write: the new tokens are served, kept, and stored once Redis takes writes again', async () => {
+  // Rotation: once Space has answered, the old refresh token is dead, so losing the answer
+  // would lose the sign-in (SECURITY-CATALOG test 55).
+  const shared = await connectRedis();
+  const rotating = await startSpaceEmulator({
+    port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: 2, rotateRefreshTokens: true,
+  });
+  const prefix = uniquePrefix('outage-persist');
+  const events: string[] = [];
+  const split = await startTestApp({
+    spaceURL: rotating.url, ...CLIENT, redis: shared, prefix,
+    refresh: { redis, redisTimeout: 500, onEvent: (e) => events.push(e.event) },
+  });
+  try {
+    const agent = split.agent();
+    await signIn(agent);
+    await new Promise((r) => setTimeout(r, 1200));
+    rotating.inject({ path: '/oauth/token', grantType: 'refresh_token', delayMs: 400, times: 1 });
+    const renewal = agent.get('/api/token').then((r) => r); // supertest sends on then()
+    await new Promise((r) => setTimeout(r, 200));
+    // Writes now fail with OOM; reads still work.
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', '1');
+    let res;
+    try {
+      res = await renewal;
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+    }
+    expect({ status: res.status, events }).toEqual({ status: 200, events: expect.arrayContaining(['token.persist_failed']) });
+    expect(res.body.signedIn).toBe(true);
+
+    // Within about a second the kept renewal reaches Redis, for every process to see.
+    const deadline = Date.now() + 3000;
+    let stored: { version?: number } | undefined;
+    while (Date.now() < deadline) {
+      const keys = await redis.keys(`${prefix}space:tokens:*`);
+      stored = keys[0] ? JSON.parse((await redis.get(keys[0]))!) : undefined;
+      if (stored?.version === 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(stored?.version).toBe(2);
+    expect(events).toContain('token.persisted_late');
+
+    // The next renewal uses the rotated refresh token: the sign-in survived.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await agent.get('/api/token').expect(200)).body.signedIn).toBe(true);
+    expect(rotating.refreshTokenReuseCount).toBe(0);
+    expect(rotating.count('/oauth/token', { grant_type: 'refresh_token' })).toBe(2);
+  } finally {
+    await split.close();
+    await rotating.close();
+    await deleteKeys(shared, prefix);
+    await deleteKeys(redis, prefix);
+    shared.disconnect();
+  }
+});

@@ -20,7 +20,8 @@ declare global {
 
 /** Something worth knowing happened; never carries a token or a session id. */
 export interface SpaceTokenEvent {
-  event: 'token.refreshed' | 'token.adopted' | 'token.refresh_rejected' | 'token.refresh_failed' | 'token.no_refresh_token' | 'redis.unavailable';
+  event: 'token.refreshed' | 'token.adopted' | 'token.refresh_rejected' | 'token.refresh_failed' | 'token.no_refresh_token'
+    | 'token.persist_failed' | 'token.persisted_late' | 'redis.unavailable';
   /** A hash of the sign-in's grant id, to correlate lines; not a secret. */
   grant?: string;
   reason?: string;
@@ -99,6 +100,13 @@ export class SpaceSessionEndedError extends Error {
  */
 class Renewer {
   private readonly inFlight = new Map<string, Promise<Outcome>>();
+  /**
+   * Renewals Space answered but Redis could not store. With a rotating Space the old
+   * refresh token is already dead, so these are kept here and written as soon as Redis
+   * answers again (SECURITY-CATALOG test 55), instead of losing the sign-in.
+   */
+  private readonly unsaved = new Map<string, { tokens: StoredTokenSet; until: number; lock: string }>();
+  private flushTimer: NodeJS.Timeout | undefined;
   private pausedUntil = 0;
   readonly store: TokenBackend;
 
@@ -120,6 +128,38 @@ class Renewer {
     }
   }
 
+  private keepUnsaved(tokens: StoredTokenSet, err: unknown, lock: string): void {
+    if (this.unsaved.size >= 10_000) this.unsaved.delete(this.unsaved.keys().next().value as string);
+    this.unsaved.set(tokens.grant, { tokens, until: Date.now() + Math.min(this.o.tokenTTL, 3_600_000), lock });
+    this.emit({ event: 'token.persist_failed', grant: grantHash(tokens.grant), message: err instanceof Error ? err.message : String(err) });
+    if (!this.flushTimer) {
+      this.flushTimer = setInterval(() => void this.flushUnsaved(), 1000);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes renewals kept in memory; drops those past their time. */
+  private async flushUnsaved(): Promise<void> {
+    for (const [grant, entry] of this.unsaved) {
+      if (entry.until < Date.now()) {
+        this.unsaved.delete(grant);
+        continue;
+      }
+      try {
+        // Also releases the renewal lock if it is still ours, so nobody waits for its TTL.
+        await this.store.write(entry.tokens, grant, entry.lock);
+        if (this.unsaved.get(grant) === entry) this.unsaved.delete(grant);
+        this.emit({ event: 'token.persisted_late', grant: grantHash(grant) });
+      } catch {
+        return; // Redis still away: try again on the next tick.
+      }
+    }
+    if (this.unsaved.size === 0 && this.flushTimer) {
+      clearInterval(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+  }
+
   /** Fresh tokens for this sign-in, renewing once for everyone who asks at the same time. */
   renew(current: StoredTokenSet, force: boolean): Promise<Outcome> {
     const key = `${current.grant}:${force ? current.version : 'any'}`;
@@ -135,8 +175,16 @@ class Renewer {
     return force ? tokens.version > than.version : isFresh(tokens, this.o.skew, Date.now());
   }
 
-  private async renewOnce(current: StoredTokenSet, force: boolean): Promise<Outcome> {
-    const { grant } = current;
+  private async renewOnce(fromSession: StoredTokenSet, force: boolean): Promise<Outcome> {
+    const { grant } = fromSession;
+    let current = fromSession;
+    const local = this.unsaved.get(grant);
+    if (local && local.tokens.version > current.version) {
+      // A renewal this process made while Redis was away is newer than the session's copy.
+      await this.flushUnsaved();
+      current = local.tokens;
+      if (this.usable(current, force, fromSession)) return { kind: 'fresh', tokens: current, refreshed: false };
+    }
     const deadline = Date.now() + this.o.lockTTL + 1000;
     for (;;) {
       // Someone (another request, another process) may have renewed already.
@@ -181,7 +229,15 @@ class Renewer {
         return await this.refreshFailed(base, lock, err, () => { released = true; });
       }
       const next = mergeRenewed(base, renewed, Date.now());
-      await this.store.write(next, grant, lock);
+      try {
+        await this.store.write(next, grant, lock);
+      } catch (err) {
+        // Space has answered: the new tokens are the only good ones now. Serve them, keep
+        // them, and write them (releasing the lock) when Redis takes writes again.
+        released = true;
+        this.keepUnsaved(next, err, lock);
+        return { kind: 'fresh', tokens: next, refreshed: true };
+      }
       released = true;
       this.emit({ event: 'token.refreshed', grant: grantHash(grant) });
       return { kind: 'fresh', tokens: next, refreshed: true };

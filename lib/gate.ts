@@ -27,6 +27,14 @@ export function isNavigation(req: Request): boolean {
   return !accept || accept.trim() === '*/*' || /text\/html|application\/xhtml\+xml/i.test(accept);
 }
 
+/** The request's host, by Express's rule: `X-Forwarded-Host` only when `trust proxy` trusts the peer. */
+export function requestHost(req: Request): string {
+  const trust = req.app?.get('trust proxy fn') as ((address: string, hop: number) => boolean) | undefined;
+  const forwarded = req.get('x-forwarded-host');
+  if (forwarded && trust?.(req.socket?.remoteAddress ?? '', 0)) return forwarded.split(',')[0]!.trim();
+  return req.get('host') ?? 'localhost';
+}
+
 /** A path is public when it equals a string entry, starts with one ending in "/", or matches a RegExp. */
 export function isPublicPath(path: string, publicPaths: ReadonlyArray<string | RegExp>): boolean {
   return publicPaths.some((p) => (typeof p === 'string'

@@ -3,8 +3,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SpaceTokenError, isSpaceError } from './errors';
 import { sendError, wantsJSON } from './respond';
 import { safeReturnTo } from './return-to';
-import { clearTokens, readTokens, writeTokens } from './session-tokens';
-import { sessionOf, type SpaceStrategy } from './strategy';
+import { clearTokens, readTokens, sessionOf, writeTokens } from './session-tokens';
+import type { SpaceStrategy } from './strategy';
 import { isFresh, mergeRenewed, publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 import { MemoryTokenStore, RedisUnavailableError, TokenStore, type RedisLike, type TokenBackend } from './token-store';
 

@@ -1,8 +1,8 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { prefersJSON } from './respond';
 import { safeReturnTo } from './return-to';
-import { clearTokens, readTokens } from './session-tokens';
-import { sessionOf, type SpaceStrategy } from './strategy';
+import { clearTokens, readTokens, sessionOf } from './session-tokens';
+import type { SpaceStrategy } from './strategy';
 import { TokenStore, type RedisLike } from './token-store';
 
 /** Options of {@link spaceSignOut}. */

@@ -18,10 +18,10 @@ import {
 import type { SpaceProfile } from './profile';
 import { safeReturnTo } from './return-to';
 import { SpaceClient, type SpaceApiCallOptions } from './space-client';
-import { addPendingSignIn, randomToken, sessionData, takePendingSignIn, type PendingSignIn, type SpaceSessionData } from './transactions';
+import { addPendingSignIn, randomToken, takePendingSignIn, type PendingSignIn } from './transactions';
 import { publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
-import { readTokens, writeTokens } from './session-tokens';
-import { answerSignInFailed, answerUnauthenticated, isNavigation, isPublicPath, requestPath } from './gate';
+import { keepTokensThroughLogIn, readTokens, sessionOf } from './session-tokens';
+import { answerSignInFailed, answerUnauthenticated, isNavigation, isPublicPath, requestHost, requestPath } from './gate';
 
 /** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */
 export interface SpaceAuthenticateOptions {
@@ -153,12 +153,14 @@ export class SpaceStrategy extends OAuth2Strategy {
     this.startSignIn(req, { ...options, returnTo: req.originalUrl }, redirectURI);
   }
 
-  /** The callback URL for this request (a relative one is resolved against the request). */
+  /**
+   * The callback URL for this request. A relative `callbackURL` is resolved against the
+   * request the way Express sees it: `X-Forwarded-Proto`/`X-Forwarded-Host` count only
+   * when `trust proxy` trusts the peer.
+   */
   redirectURI(req: Request): string {
     const cb = this.settings.callbackURL;
-    if (!cb.startsWith('/')) return cb;
-    const host = req.get('host') ?? 'localhost';
-    return `${req.protocol}://${req.get('x-forwarded-host') && req.app?.get('trust proxy fn')?.(req.socket?.remoteAddress, 0) ? req.get('x-forwarded-host')!.split(',')[0]!.trim() : host}${cb}`;
+    return cb.startsWith('/') ? `${req.protocol}://${requestHost(req)}${cb}` : cb;
   }
 
   private isCallback(req: Request, redirectURI: string): boolean {
@@ -251,7 +253,7 @@ export class SpaceStrategy extends OAuth2Strategy {
       if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403);
       const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
       if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
-      this.keepTokensThroughLogIn(req, stored, signIn.returnTo);
+      keepTokensThroughLogIn(req, this.settings.sessionKey, stored, signIn.returnTo);
       if (!gate) return this.success(user, authInfo);
       // Gate mode: nothing after this middleware handles the callback path, so land the
       // user on the page first asked for here.
@@ -279,34 +281,6 @@ export class SpaceStrategy extends OAuth2Strategy {
     } catch (err) {
       this.error(err as Error);
     }
-  }
-
-  /**
-   * Passport ≥ 0.6 regenerates the session in `req.logIn` (against session fixation) and
-   * drops what was in it. The tokens are written into the new session once the login is
-   * done, so they survive without `keepSessionInfo`, and replace any earlier user's tokens.
-   * Nothing else of the old session is carried over (session fixation; passport's choice).
-   */
-  private keepTokensThroughLogIn(req: Request, tokens: StoredTokenSet, returnTo: string | undefined): void {
-    const key = this.settings.sessionKey;
-    const original = req.logIn;
-    const wrapped = function logIn(this: Request, user: Express.User, optionsOrDone: unknown, maybeDone?: (err?: unknown) => void): void {
-      const done = (typeof optionsOrDone === 'function' ? optionsOrDone : maybeDone) as (err?: unknown) => void;
-      const options = (typeof optionsOrDone === 'function' ? {} : optionsOrDone ?? {}) as { session?: boolean };
-      req.login = req.logIn = original;
-      // Sign-ins still pending in other tabs of this browser move to the new session too.
-      const pending = (sessionOf(req)?.[key] as SpaceSessionData | undefined)?.pending;
-      original.call(req, user, options as never, (err?: unknown) => {
-        const session = sessionOf(req);
-        if (err || options.session === false || !session) return done(err);
-        writeTokens(session, key, tokens);
-        if (pending && Object.keys(pending).length > 0) sessionData(session, key).pending = pending;
-        // passport's `successReturnToOrRedirect` reads this.
-        if (returnTo) session.returnTo = returnTo;
-        done();
-      });
-    };
-    req.login = req.logIn = wrapped as typeof req.logIn;
   }
 
   /**
@@ -342,11 +316,6 @@ export class SpaceStrategy extends OAuth2Strategy {
     const stored = readTokens(session as Record<string, unknown> | undefined, this.settings.sessionKey);
     return stored ? publicView(stored) : undefined;
   }
-}
-
-/** `req.session` without depending on express-session's type augmentation. */
-export function sessionOf(req: Request): Record<string, unknown> | undefined {
-  return (req as unknown as { session?: Record<string, unknown> }).session;
 }
 
 function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired'): Challenge {

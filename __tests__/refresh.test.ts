@@ -222,6 +222,21 @@ describe('spaceTokenRefresh', () => {
     expect(ok.body.token).not.toBe(fingerprint(before!.accessToken));
   });
 
+  test('a Space outage is not called once per request: after a failure Space is left alone for retryDelay', async () => {
+    space = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: TTL, refreshTokenOnEveryExchange: true });
+    prefix = uniquePrefix('refresh');
+    app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix, refresh: { retryDelay: 30_000 } });
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => signedInAgent()));
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', status: 503, body: { error: 'temporarily_unavailable' } });
+    await untilExpired();
+    for (const { agent, key } of sessions) {
+      const res = await agent.get('/api/token').set('Accept', 'application/json').expect(503);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(20);
+      expect(await sessionTokens(key)).toBeDefined();
+    }
+    expect(refreshRequests()).toBe(1);
+  });
+
   test('a token still valid but inside the skew is used when Space fails', async () => {
     await setUp();
     const { agent, key } = await signedInAgent();

@@ -4,7 +4,7 @@ import passport from 'passport';
 import request from 'supertest';
 import { SpaceStrategy } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
-import { signIn, startTestApp, type TestApp } from './helpers/app';
+import { startTestApp, type TestApp } from './helpers/app';
 import { connectRedis, deleteKeys, uniquePrefix } from './helpers/redis';
 import { selfSignedCertificate } from './helpers/tls';
 

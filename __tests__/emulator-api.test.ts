@@ -2,16 +2,11 @@
  * The emulated Space HTTP API: profile with `$fields`, organization, avatars, bearer checks,
  * error shapes, and robustness against bad input.
  */
-import { startSpaceEmulator, type SpaceEmulator, type SpaceEmulatorOptions } from 'passport-jetbrains-space/emulator';
-import { api, PROFILE, signIn } from './helpers/emulator';
+import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { api, PROFILE, signIn, startsEmulatorPerTest } from './helpers/emulator';
 
 let space: SpaceEmulator;
-const start = async (options: SpaceEmulatorOptions = {}) => {
-  space = await startSpaceEmulator({ port: 0, autoApprove: 'john.doe', ...options });
-};
-afterEach(async () => {
-  await space?.close();
-});
+const start = startsEmulatorPerTest((started) => { space = started; });
 
 const json = async (res: Response) => ({ status: res.status, body: (await res.json()) as unknown });
 const AUTH_REQUIRED = { status: 401, body: { error: 'authentication-required', error_description: 'Authentication required' } };

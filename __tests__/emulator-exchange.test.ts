@@ -2,19 +2,13 @@
  * The emulator's token endpoint for the code grant: PKCE checks, single-use and expiring codes,
  * redirect_uri binding, request format, and client authentication (Basic, body, public).
  */
-import { startSpaceEmulator, type SpaceEmulator, type SpaceEmulatorOptions } from 'passport-jetbrains-space/emulator';
+import type { SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import {
-  api, authorize, authorizeWithPKCE, basic, CLIENT_ID, CLIENT_SECRET, exchange, pkce, PROFILE, tokenRequest,
+  api, authorize, authorizeWithPKCE, basic, CLIENT_ID, CLIENT_SECRET, exchange, pkce, PROFILE, tokenRequest, startsEmulatorPerTest,
 } from './helpers/emulator';
 
 let space: SpaceEmulator;
-const start = async (options: SpaceEmulatorOptions = {}) => {
-  space = await startSpaceEmulator({ port: 0, autoApprove: 'john.doe', ...options });
-  return space;
-};
-afterEach(async () => {
-  await space?.close();
-});
+const start = startsEmulatorPerTest((started) => { space = started; });
 
 describe('code exchange', () => {
   test('a PKCE verifier that does not match is invalid_grant', async () => {

@@ -2,16 +2,11 @@
  * The emulator's token lifecycle: refresh tokens (issued once, non-rotating or strictly
  * rotating), revocation, expiry and the emulator clock.
  */
-import { startSpaceEmulator, type SpaceEmulator, type SpaceEmulatorOptions } from 'passport-jetbrains-space/emulator';
-import { api, authorizeWithPKCE, basic, exchange, PROFILE, refresh, REVOKE_SELF, signIn, tokenRequest } from './helpers/emulator';
+import type { SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { api, authorizeWithPKCE, basic, exchange, PROFILE, refresh, REVOKE_SELF, signIn, tokenRequest, startsEmulatorPerTest } from './helpers/emulator';
 
 let space: SpaceEmulator;
-const start = async (options: SpaceEmulatorOptions = {}) => {
-  space = await startSpaceEmulator({ port: 0, autoApprove: 'john.doe', ...options });
-};
-afterEach(async () => {
-  await space?.close();
-});
+const start = startsEmulatorPerTest((started) => { space = started; });
 
 const offline = { access_type: 'offline' };
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, number | string>;

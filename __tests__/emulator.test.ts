@@ -3,19 +3,13 @@
  * /oauth/auth/approve, and the redirects back with a code or an error.
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { startSpaceEmulator, type SpaceEmulator, type SpaceEmulatorOptions } from 'passport-jetbrains-space/emulator';
+import type { SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import {
-  api, authorize, authorizeURL, authorizeWithPKCE, CALLBACK, CLIENT_ID, exchange, get, pkce, PROFILE, signIn,
+  api, authorize, authorizeURL, authorizeWithPKCE, CALLBACK, CLIENT_ID, exchange, get, pkce, PROFILE, signIn, startsEmulatorPerTest,
 } from './helpers/emulator';
 
 let space: SpaceEmulator;
-const start = async (options: SpaceEmulatorOptions = {}) => {
-  space = await startSpaceEmulator({ port: 0, autoApprove: 'john.doe', ...options });
-  return space;
-};
-afterEach(async () => {
-  await space?.close();
-});
+const start = startsEmulatorPerTest((started) => { space = started; });
 
 describe('auto-approved code flow', () => {
   test('S256 code flow yields tokens, and the token reads the profile with $fields', async () => {

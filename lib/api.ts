@@ -44,7 +44,7 @@ export function spaceApi(req: Request): SpaceApi {
     if (!tokens) throw new SpaceSessionEndedError('Not signed in with Space');
     const signOutIfRevoked = async (err: unknown): Promise<never> => {
       if (isRevokedGrantError(err)) {
-        await context.endSession(req);
+        await context.endRevokedSession(req);
         throw new SpaceSessionEndedError('The Space sign-in was revoked in Space; sign in again');
       }
       throw err;

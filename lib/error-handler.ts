@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { SpaceAuthorizationError, isSpaceError } from './errors';
 import { SpaceSessionEndedError } from './refresh';
-import { sendError, wantsJSON } from './respond';
+import { answerSignedOut, sendError } from './respond';
 import { safeReturnTo } from './return-to';
 import { RedisUnavailableError } from './token-store';
 
@@ -37,21 +37,16 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
   return function spaceErrorHandlerMiddleware(err, req, res, next) {
     if (res.headersSent) return next(err);
     if (isRedisOutage(err)) {
-      return sendError(req, res, 503, 'temporarily_unavailable', 'The session store is not answering right now; try again shortly', { 'Retry-After': '2' });
+      return sendError(req, res, 503, 'temporarily_unavailable', 'The session store is not answering right now; try again shortly', { headers: { 'Retry-After': '2' } });
     }
-    if (err instanceof SpaceSessionEndedError) {
-      if (wantsJSON(req)) return sendError(req, res, 401, 'unauthenticated', 'Your Space sign-in has ended; sign in again');
-      const returnTo = safeReturnTo(req.originalUrl);
-      res.set('Cache-Control', 'no-store');
-      return res.redirect(302, returnTo ? `${signInURL}?returnTo=${encodeURIComponent(returnTo)}` : signInURL);
-    }
+    if (err instanceof SpaceSessionEndedError) return answerSignedOut(req, res, signInURL);
     if (err instanceof SpaceAuthorizationError) {
       return sendError(req, res, 400, 'sign_in_failed', 'Space did not complete the sign-in; please try again');
     }
     if (isSpaceError(err)) {
       if (err.transient) {
         return sendError(req, res, err.code === 'SPACE_TIMEOUT' ? 504 : 503, 'temporarily_unavailable', 'Space is not answering right now; try again shortly',
-          { 'Retry-After': String(err.retryAfter ?? 5) });
+          { headers: { 'Retry-After': String(err.retryAfter ?? 5) } });
       }
       return sendError(req, res, 502, 'bad_gateway', 'Space refused the request or answered something unexpected');
     }

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { prefersJSON, wantsJSON } from './respond';
+import { prefersJSON, sendError } from './respond';
 
 /**
  * The request's path as Express routes it: the original URL (right inside mounted routers
@@ -42,10 +42,6 @@ export function isPublicPath(path: string, publicPaths: ReadonlyArray<string | R
     : p.test(path)));
 }
 
-function escapeHTML(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /**
  * 401 for an API request nobody signed in for: JSON, never a redirect (a fetch() that
  * follows one ends on Space's HTML login page), with a hint of how to authenticate.
@@ -62,16 +58,9 @@ export function answerUnauthenticated(res: Response, signInPath: string): void {
  * requests). Only our own fixed message is shown, never text from the callback URL.
  */
 export function answerSignInFailed(req: Request, res: Response, status: number, message: string, signInPath: string): void {
-  res.status(status);
-  res.set('Cache-Control', 'no-store');
-  res.set('Referrer-Policy', 'no-referrer');
-  if (wantsJSON(req)) {
-    res.json({ error: 'sign_in_failed', error_description: message });
-    return;
-  }
-  // No inline styles or scripts: the page must render under the app's strictest CSP.
-  res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in could not be completed</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"></head>
-<body><h1>Sign-in could not be completed</h1><p>${escapeHTML(message)}</p>
-<p><a href="${escapeHTML(signInPath)}">Sign in with Space</a></p></body></html>`);
+  sendError(req, res, status, 'sign_in_failed', message, {
+    headers: { 'Referrer-Policy': 'no-referrer' },
+    title: 'Sign-in could not be completed',
+    link: { href: signInPath, text: 'Sign in with Space' },
+  });
 }

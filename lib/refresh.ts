@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SpaceTokenError, isSpaceError } from './errors';
-import { sendError, wantsJSON } from './respond';
-import { safeReturnTo } from './return-to';
+import { answerSignedOut, sendError } from './respond';
 import { clearTokens, readTokens, sessionOf, writeTokens } from './session-tokens';
 import type { SpaceStrategy } from './strategy';
 import { isFresh, mergeRenewed, publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
-import { MemoryTokenStore, RedisUnavailableError, TokenStore, type RedisLike, type TokenBackend } from './token-store';
+import {
+  DEFAULT_KEY_PREFIX, DEFAULT_REDIS_TIMEOUT, DEFAULT_TOKEN_TTL, MemoryTokenStore, RedisUnavailableError, TokenStore,
+  type RedisLike, type TokenBackend,
+} from './token-store';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -65,13 +67,13 @@ type Outcome =
 
 const kContext = Symbol.for('passport-jetbrains-space.context');
 
-/** What spaceApi(req) needs from the middleware. */
+/** What spaceApi(req) needs from the middleware: one object per middleware, not per request. */
 export interface RefreshContext {
   strategy: SpaceStrategy;
   /** Renews now (even a token that looks fresh) and returns the new tokens, or throws. */
   renewNow(req: Request): Promise<SpaceTokenSet>;
-  /** Signs the user out: tokens gone from the session and Redis, Passport logout. */
-  endSession(req: Request): Promise<void>;
+  /** Signs the user out after Space revoked the grant: tokens dead in Redis and gone from the session, Passport logout. */
+  endRevokedSession(req: Request): Promise<void>;
 }
 
 export function contextOf(req: Request): RefreshContext | undefined {
@@ -113,7 +115,7 @@ class Renewer {
   constructor(
     private readonly strategy: SpaceStrategy,
     redis: RedisLike | undefined,
-    private readonly o: Required<Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis' | 'onEvent'>> & Pick<SpaceTokenRefreshOptions, 'onEvent'>,
+    private readonly o: Required<Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis' | 'onEvent' | 'signInURL'>> & Pick<SpaceTokenRefreshOptions, 'onEvent'>,
   ) {
     this.store = redis
       ? new TokenStore(redis, { prefix: o.keyPrefix, ttl: o.tokenTTL, lockTTL: o.lockTTL, commandTimeout: o.redisTimeout })
@@ -305,20 +307,19 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   if (typeof signInURL !== 'string' || !signInURL.startsWith('/')) {
     throw new TypeError(`spaceTokenRefresh option "signInURL" must be a local path like "/auth/space", got ${JSON.stringify(signInURL)}`);
   }
-  const keyPrefix = options.keyPrefix ?? 'space:';
+  const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (typeof keyPrefix !== 'string') throw new TypeError('spaceTokenRefresh option "keyPrefix" must be a string');
+  const skew = number('skew', 60_000);
   const renewer = new Renewer(strategy, redis, {
-    skew: number('skew', 60_000),
+    skew,
     keyPrefix,
     lockTTL: number('lockTTL', strategy.settings.timeout + 5000, 100),
-    tokenTTL: number('tokenTTL', 30 * 86_400_000, 1000),
-    redisTimeout: number('redisTimeout', 2000, 10),
+    tokenTTL: number('tokenTTL', DEFAULT_TOKEN_TTL, 1000),
+    redisTimeout: number('redisTimeout', DEFAULT_REDIS_TIMEOUT, 10),
     retryDelay: number('retryDelay', 5000, 0),
-    signInURL,
     onEvent: options.onEvent,
   });
   const sessionKey = strategy.settings.sessionKey;
-  const skew = number('skew', 60_000);
 
   const apply = (req: Request, tokens: StoredTokenSet): void => {
     const session = sessionOf(req)!;
@@ -327,7 +328,18 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     req.spaceTokens = publicView(tokens);
   };
 
-  const context: Omit<RefreshContext, 'renewNow' | 'endSession'> = { strategy };
+  // Signs the user out. Where the renewal path has already marked the grant dead in Redis
+  // (invalid_grant) or there is nothing to mark (no refresh token), no second write.
+  const endSession = async (req: Request, tombstone: boolean): Promise<void> => {
+    const current = readTokens(sessionOf(req), sessionKey);
+    if (current && tombstone) await renewer.store.tombstone(current.grant).catch(() => undefined);
+    clearTokens(sessionOf(req), sessionKey);
+    const logout = (req as unknown as { logout?: (cb: (err?: unknown) => void) => void }).logout;
+    if (typeof logout === 'function' && (req as unknown as { user?: unknown }).user !== undefined) {
+      await new Promise<void>((resolve) => logout.call(req, () => resolve()));
+    }
+  };
+
   const renewNow = async (req: Request): Promise<SpaceTokenSet> => {
     const current = readTokens(sessionOf(req), sessionKey);
     if (!current) throw new SpaceSessionEndedError('Not signed in with Space');
@@ -337,35 +349,16 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
       return publicView(outcome.tokens);
     }
     if (outcome.kind === 'revoked') {
-      await endSession(req);
+      await endSession(req, false);
       throw new SpaceSessionEndedError('The Space sign-in has ended; sign in again');
     }
     throw new SpaceTokenError(`Could not renew the Space access token (${outcome.reason})`, { code: 'SPACE_UNAVAILABLE', retryAfter: outcome.retryAfter });
   };
 
-  const endSession = async (req: Request): Promise<void> => {
-    const current = readTokens(sessionOf(req), sessionKey);
-    if (current) await renewer.store.tombstone(current.grant).catch(() => undefined);
-    clearTokens(sessionOf(req), sessionKey);
-    const logout = (req as unknown as { logout?: (cb: (err?: unknown) => void) => void }).logout;
-    if (typeof logout === 'function' && (req as unknown as { user?: unknown }).user !== undefined) {
-      await new Promise<void>((resolve) => logout.call(req, () => resolve()));
-    }
-  };
-
-  const signedOut = (req: Request, res: Response): void => {
-    if (wantsJSON(req)) {
-      res.set('WWW-Authenticate', 'Bearer realm="Space", error="invalid_token"');
-      sendError(req, res, 401, 'unauthenticated', 'Your Space sign-in has ended; sign in again');
-      return;
-    }
-    const returnTo = safeReturnTo(req.originalUrl);
-    res.set('Cache-Control', 'no-store');
-    res.redirect(302, returnTo ? `${signInURL}?returnTo=${encodeURIComponent(returnTo)}` : signInURL);
-  };
+  const context: RefreshContext = { strategy, renewNow, endRevokedSession: (req) => endSession(req, true) };
 
   return function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
-    (req as unknown as Record<symbol, RefreshContext>)[kContext] = { ...context, renewNow: () => renewNow(req), endSession: () => endSession(req) };
+    (req as unknown as Record<symbol, RefreshContext>)[kContext] = context;
     const current = readTokens(sessionOf(req), sessionKey);
     if (!current) return next();
     if (isFresh(current, skew, Date.now())) {
@@ -378,8 +371,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
         return next();
       }
       if (outcome.kind === 'revoked') {
-        await endSession(req);
-        return signedOut(req, res);
+        await endSession(req, false);
+        return answerSignedOut(req, res, signInURL);
       }
       if (current.expiresAt > Date.now()) {
         // Inside the skew but not yet expired: better an old token than no answer.
@@ -387,11 +380,11 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
         return next();
       }
       sendError(req, res, 503, 'temporarily_unavailable', 'Space is not answering right now; try again shortly',
-        { 'Retry-After': String(outcome.retryAfter) });
+        { headers: { 'Retry-After': String(outcome.retryAfter) } });
     }).catch((err: unknown) => {
       if (err instanceof RedisUnavailableError) {
         renewer.emit({ event: 'redis.unavailable', message: err.message });
-        sendError(req, res, 503, 'temporarily_unavailable', 'The session store is not answering right now; try again shortly', { 'Retry-After': '2' });
+        sendError(req, res, 503, 'temporarily_unavailable', 'The session store is not answering right now; try again shortly', { headers: { 'Retry-After': '2' } });
         return;
       }
       next(err);

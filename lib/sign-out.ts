@@ -3,7 +3,7 @@ import { prefersJSON } from './respond';
 import { safeReturnTo } from './return-to';
 import { clearTokens, readTokens, sessionOf } from './session-tokens';
 import type { SpaceStrategy } from './strategy';
-import { TokenStore, type RedisLike } from './token-store';
+import { DEFAULT_KEY_PREFIX, DEFAULT_REDIS_TIMEOUT, DEFAULT_TOKEN_TTL, TokenStore, type RedisLike } from './token-store';
 
 /** Options of {@link spaceSignOut}. */
 export interface SpaceSignOutOptions {
@@ -36,7 +36,7 @@ export interface SpaceSignOutOptions {
  * CSRF protection: `app.post('/auth/signout', csrf, spaceSignOut({ strategy, redis }))`.
  */
 export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
-  if (!options || !options.strategy || typeof options.strategy.callApi !== 'function') {
+  if (!options || !options.strategy || typeof options.strategy.createSignInURL !== 'function') {
     throw new TypeError('spaceSignOut requires a "strategy" option: the SpaceStrategy instance');
   }
   const redirectTo = options.redirectTo ?? '/';
@@ -46,16 +46,16 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
   const { strategy } = options;
   const key = strategy.settings.sessionKey;
   const revokeTimeout = options.revokeTimeout ?? 3000;
+  // Only tombstones are written here, so no lock is ever taken (lockTTL is unused).
   const store = options.redis
-    ? new TokenStore(options.redis, { prefix: options.keyPrefix ?? 'space:', ttl: 30 * 86_400_000, lockTTL: 1, commandTimeout: 2000 })
+    ? new TokenStore(options.redis, { prefix: options.keyPrefix ?? DEFAULT_KEY_PREFIX, ttl: DEFAULT_TOKEN_TTL, lockTTL: 1, commandTimeout: DEFAULT_REDIS_TIMEOUT })
     : undefined;
 
   return async function spaceSignOutHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
       const tokens = readTokens(sessionOf(req), key);
       if (tokens && options.revoke !== false) {
-        await strategy.callApi(tokens.accessToken, 'DELETE', 'team-directory/profiles/oauth-consents/me/refresh-tokens/self',
-          { signal: AbortSignal.timeout(revokeTimeout) }).catch(() => undefined);
+        await strategy.revokeRefreshToken(tokens.accessToken, { signal: AbortSignal.timeout(revokeTimeout) }).catch(() => undefined);
       }
       // A stale copy of these tokens, written back by a request still running, is dead too.
       if (tokens && store) await store.tombstone(tokens.grant);
@@ -69,15 +69,9 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
       const cookiePath = session?.cookie?.path ?? '/';
       const cookieDomain = session?.cookie?.domain;
       if (options.endSpaceSession && !prefersJSON(req)) {
-        // Keep a (new, empty) session for the pending sign-in that ends the Space session.
+        // Keep the (new, empty) session for the pending sign-in that ends the Space session.
         res.set('Cache-Control', 'no-store');
-        return void strategy.authenticate.call(Object.assign(Object.create(strategy), {
-          redirect: (url: string) => res.redirect(url),
-          error: (err: Error) => next(err),
-          fail: () => res.redirect(target),
-          pass: () => res.redirect(target),
-          success: () => res.redirect(target),
-        }), req, { requestCredentials: 'required', returnTo: target, gate: false });
+        return void res.redirect(strategy.createSignInURL(req, { requestCredentials: 'required', returnTo: target }));
       }
       if (session?.destroy) await new Promise<void>((resolve, reject) => session.destroy!((err) => (err ? reject(err) : resolve())));
       res.clearCookie(options.cookieName ?? 'connect.sid', cookieDomain ? { path: cookiePath, domain: cookieDomain } : { path: cookiePath });

@@ -149,7 +149,7 @@ export class SpaceClient {
    * Revokes the refresh token behind `accessToken`, so the grant dies at Space too.
    * `DELETE .../oauth-consents/me/refresh-tokens/self` (SPACE-API.md §1).
    */
-  async revokeRefreshToken(accessToken: string): Promise<void> {
-    await this.api(accessToken, 'DELETE', 'team-directory/profiles/oauth-consents/me/refresh-tokens/self');
+  async revokeRefreshToken(accessToken: string, signal?: AbortSignal): Promise<void> {
+    await this.api(accessToken, 'DELETE', 'team-directory/profiles/oauth-consents/me/refresh-tokens/self', signal ? { signal } : {});
   }
 }

@@ -68,6 +68,8 @@ export class SpaceStrategy extends OAuth2Strategy {
   /** Space's OAuth and HTTP API client used by this strategy. */
   readonly client: SpaceClient;
   private readonly spaceVerify: SpaceVerify | SpaceVerifyWithRequest;
+  /** The path of `callbackURL`, worked out once: the gate compares it on every request. */
+  private readonly callbackPath: string;
 
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunction);
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunctionWithParams);
@@ -93,6 +95,7 @@ export class SpaceStrategy extends OAuth2Strategy {
     this.settings = Object.freeze(settings);
     this.spaceVerify = verify;
     this.client = new SpaceClient(settings);
+    this.callbackPath = new URL(settings.callbackURL, 'http://callback.invalid').pathname;
   }
 
   /**
@@ -116,13 +119,12 @@ export class SpaceStrategy extends OAuth2Strategy {
       this.error(new Error('SpaceStrategy needs sessions: mount express-session (and passport.session()) before passport.authenticate(\'space\')'));
       return;
     }
-    const redirectURI = this.redirectURI(req);
     if (req.route === undefined && options.gate !== false) {
-      this.guard(req, options, redirectURI);
-    } else if (this.isCallback(req, redirectURI)) {
+      this.guard(req, options);
+    } else if (this.isCallback(req)) {
       this.completeSignIn(req, options, false).catch((err: unknown) => this.error(err as Error));
     } else {
-      this.startSignIn(req, options, redirectURI);
+      this.startSignIn(req, options);
     }
   }
 
@@ -133,24 +135,24 @@ export class SpaceStrategy extends OAuth2Strategy {
    * Space (remembering where they were going); anything else (API calls, images, fetch())
    * gets 401 JSON.
    */
-  protected guard(req: Request, options: SpaceAuthenticateOptions, redirectURI: string): void {
+  protected guard(req: Request, options: SpaceAuthenticateOptions): void {
     const path = requestPath(req);
     const res = req.res!;
     const signedIn = typeof req.isAuthenticated === 'function' && req.isAuthenticated();
-    if (path === new URL(redirectURI).pathname) {
+    if (path === this.callbackPath) {
       this.completeSignIn(req, options, true).catch((err: unknown) => this.error(err as Error));
       return;
     }
     if (path === this.settings.signInPath && (req.method === 'GET' || req.method === 'HEAD')) {
       const returnTo = safeReturnTo((req.query as Record<string, unknown>).returnTo);
       if (signedIn) return void res.redirect(returnTo ?? String(options.successRedirect ?? '/'));
-      return this.startSignIn(req, { ...options, returnTo }, redirectURI);
+      return this.startSignIn(req, { ...options, returnTo });
     }
     if (signedIn) return this.pass();
     const publicPaths = [...this.settings.publicPaths, ...((options.publicPaths as Array<string | RegExp> | undefined) ?? [])];
     if (isPublicPath(path, publicPaths)) return this.pass();
     if (!isNavigation(req)) return answerUnauthenticated(res, this.settings.signInPath);
-    this.startSignIn(req, { ...options, returnTo: req.originalUrl }, redirectURI);
+    this.startSignIn(req, { ...options, returnTo: req.originalUrl });
   }
 
   /**
@@ -163,23 +165,35 @@ export class SpaceStrategy extends OAuth2Strategy {
     return cb.startsWith('/') ? `${req.protocol}://${requestHost(req)}${cb}` : cb;
   }
 
-  private isCallback(req: Request, redirectURI: string): boolean {
-    if (requestPath(req) === new URL(redirectURI).pathname) return true;
+  private isCallback(req: Request): boolean {
+    if (requestPath(req) === this.callbackPath) return true;
     // Mounted on a route whose path differs from callbackURL (e.g. behind a path-rewriting
     // proxy): fall back to passport-oauth2's rule, a code or an error in the query.
     const q = req.query as Record<string, unknown>;
     return Boolean(req.route) && (q.code !== undefined || q.error !== undefined);
   }
 
-  private startSignIn(req: Request, options: SpaceAuthenticateOptions, redirectURI: string): void {
+  private startSignIn(req: Request, options: SpaceAuthenticateOptions): void {
+    req.res?.set('Cache-Control', 'no-store');
+    this.redirect(this.createSignInURL(req, options));
+  }
+
+  /**
+   * Records a pending sign-in (state, PKCE verifier, where to return) in the session and
+   * returns the `/oauth/auth` URL to send the browser to. `authenticate()` uses it; so can
+   * routes that start a sign-in themselves (spaceSignOut's `endSpaceSession` does).
+   */
+  createSignInURL(req: Request, options: SpaceAuthenticateOptions = {}): string {
+    const session = sessionOf(req);
+    if (!session) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
+    const redirectURI = this.redirectURI(req);
     const verifier = randomToken();
     const scopeOption = options.scope ?? this.settings.scope;
     const scope = Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption;
     const signIn: PendingSignIn = { verifier, redirectURI, scope, createdAt: Date.now() };
     const returnTo = safeReturnTo(options.returnTo ?? (req.query as Record<string, unknown>).returnTo);
     if (returnTo) signIn.returnTo = returnTo;
-    const state = addPendingSignIn(sessionOf(req)!, this.settings.sessionKey, signIn,
-      this.settings.maxPendingSignIns, this.settings.stateMaxAge);
+    const state = addPendingSignIn(session, this.settings.sessionKey, signIn, this.settings.maxPendingSignIns, this.settings.stateMaxAge);
 
     const url = new URL(`${this.spaceURL}/oauth/auth`);
     for (const [name, value] of Object.entries(this.authorizationParams(options))) url.searchParams.set(name, value);
@@ -191,8 +205,7 @@ export class SpaceStrategy extends OAuth2Strategy {
     // Space treats a missing code_challenge_method as "plain" (SPACE-API.md §2): always say S256.
     url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
     url.searchParams.set('code_challenge_method', 'S256');
-    req.res?.set('Cache-Control', 'no-store');
-    this.redirect(url.toString());
+    return url.toString();
   }
 
   private async completeSignIn(req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
@@ -294,6 +307,14 @@ export class SpaceStrategy extends OAuth2Strategy {
     const tokens = { ...answer.tokens };
     if (!tokens.refreshToken) tokens.refreshToken = refreshToken;
     return tokens;
+  }
+
+  /**
+   * Revokes the refresh token behind `accessToken` at Space
+   * (`DELETE .../oauth-consents/me/refresh-tokens/self`), so the grant dies there too.
+   */
+  revokeRefreshToken(accessToken: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    return this.client.revokeRefreshToken(accessToken, options.signal);
   }
 
   /** The signed-in user's normalized profile, from `/api/http/team-directory/profiles/me`. */

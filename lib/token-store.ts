@@ -41,6 +41,11 @@ return 1`;
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** Defaults shared by spaceTokenRefresh and spaceSignOut, which must agree on them. */
+export const DEFAULT_KEY_PREFIX = 'space:';
+export const DEFAULT_TOKEN_TTL = 30 * 86_400_000;
+export const DEFAULT_REDIS_TIMEOUT = 2000;
+
 export interface TokenStoreSettings {
   prefix: string;
   /** How long the authoritative copy lives after its last write, ms. */

@@ -3,14 +3,31 @@
  * and API calls over real HTTP with global fetch (redirects never followed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { SpaceEmulator } from 'passport-jetbrains-space/emulator';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from 'passport-jetbrains-space/emulator';
+import type { SpaceEmulator, SpaceEmulatorOptions } from 'passport-jetbrains-space/emulator';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, startSpaceEmulator } from 'passport-jetbrains-space/emulator';
 
 export const CLIENT_ID = DEFAULT_CLIENT_ID;
 export const CLIENT_SECRET = DEFAULT_CLIENT_SECRET;
 export const CALLBACK = 'http://localhost:3000/auth/space/callback';
 export const PROFILE = '/api/http/team-directory/profiles/me';
 export const REVOKE_SELF = '/api/http/team-directory/profiles/oauth-consents/me/refresh-tokens/self';
+
+/**
+ * A `start(options)` for tests that each want their own emulator (auto-approving john.doe
+ * unless told otherwise); every one started is closed after its test. `onStart` receives it.
+ */
+export function startsEmulatorPerTest(onStart: (space: SpaceEmulator) => void): (options?: SpaceEmulatorOptions) => Promise<SpaceEmulator> {
+  let running: SpaceEmulator | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+  return async (options = {}) => {
+    running = await startSpaceEmulator({ port: 0, autoApprove: 'john.doe', ...options });
+    onStart(running);
+    return running;
+  };
+}
 
 /** A PKCE pair as RFC 7636 §4.1–4.2 describe it: 32 random bytes, S256 challenge. */
 export function pkce(): { verifier: string; challenge: string } {

@@ -140,14 +140,15 @@ describe('token endpoint failures at sign-in', () => {
     return agent.get(path);
   }
 
-  test('a 400 invalid_grant names the status, the error and the description', async () => {
+  test('a 400 invalid_grant is a sign-in to retry (a Passport failure), naming the status, the error and the description', async () => {
     space.inject({ path: '/oauth/token', status: 400, body: { error: 'invalid_grant', error_description: 'Code was already redeemed' } });
-    const response = await failingCallback();
-    expect(response.status).toBe(500);
-    expect(response.body).toMatchObject({
-      name: 'SpaceTokenError', code: 'SPACE_REJECTED', status: 400, error: 'invalid_grant', errorDescription: 'Code was already redeemed',
-    });
-    expect(response.body.message).toBe(`Space token endpoint answered 400 invalid_grant: "Code was already redeemed" (POST ${space.url}/oauth/token)`);
+    const agent = app.agent();
+    const { path } = await pendingCallback(agent);
+    const response = await agent.get(path);
+    expect(response.status).toBe(302);
+    expect(response.headers.location).toBe('/signin-failed');
+    const failed = await agent.get('/signin-failed').expect(401);
+    expect(failed.body.messages).toEqual(['Sign-in did not complete: Space refused the code (400 invalid_grant: "Code was already redeemed"); start signing in again']);
   });
 
   test('a 401 invalid_client from a wrong secret says so, without the secret', async () => {

@@ -8,7 +8,7 @@ import request from 'supertest';
 import type Redis from 'ioredis';
 import { SpaceStrategy, spaceErrorHandler, spaceSignOut, spaceTokenRefresh } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
-import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from './helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, keyText, uniquePrefix } from './helpers/redis';
 
 const CLIENT = { clientID: 'gate-client', clientSecret: 'gate-secret' };
 
@@ -267,7 +267,7 @@ describe('sign-out', () => {
     expect(space.count('/api/http/team-directory/profiles/oauth-consents/me/refresh-tokens/self')).toBe(1);
     expect(await redis.exists(sessionKeys[0]!)).toBe(0);
     for (const key of await keysUnder(redis, prefix)) {
-      const value = (await redis.get(key)) ?? '';
+      const value = await keyText(redis, key);
       expect(value).not.toContain(stored.accessToken);
       expect(value).not.toContain(stored.refreshToken);
     }
@@ -306,7 +306,7 @@ describe('sign-out', () => {
     expect(url.origin + url.pathname).toBe(`${space.url}/oauth/auth`);
     expect(url.searchParams.get('request_credentials')).toBe('required');
     await agent.get('/dashboard').set(html).expect(302);
-    for (const key of await keysUnder(redis, prefix)) expect(await redis.get(key)).not.toContain('accessToken');
+    for (const key of await keysUnder(redis, prefix)) expect(await keyText(redis, key)).not.toContain('accessToken');
     // Signing in again from there works and lands on "/".
     expect((await throughSpace(agent, res.headers.location as string)).headers.location).toBe('/');
   });
@@ -317,6 +317,6 @@ describe('sign-out', () => {
     await agent.post('/auth/signout').set(html).expect(302);
     space.clearFaults();
     await agent.get('/dashboard').set(html).expect(302);
-    for (const key of await keysUnder(redis, prefix)) expect(await redis.get(key)).not.toContain('accessToken');
+    for (const key of await keysUnder(redis, prefix)) expect(await keyText(redis, key)).not.toContain('accessToken');
   });
 });

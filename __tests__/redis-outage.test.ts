@@ -104,7 +104,7 @@ test('Redis hanging during a renewal (session store still up): 503 within redisT
 
 test('Space renewed but Redis refused the write: the new tokens are served, kept, and stored once Redis takes writes again', async () => {
   // Rotation: once Space has answered, the old refresh token is dead, so losing the answer
-  // would lose the sign-in (SECURITY-CATALOG test 55).
+  // would lose the sign-in.
   const shared = await connectRedis();
   const rotating = await startSpaceEmulator({
     port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: 2, rotateRefreshTokens: true,
@@ -138,7 +138,7 @@ test('Space renewed but Redis refused the write: the new tokens are served, kept
     const deadline = Date.now() + 3000;
     let stored: { version?: number } | undefined;
     while (Date.now() < deadline) {
-      const keys = await redis.keys(`${prefix}space:tokens:*`);
+      const keys = await redis.keys(`${prefix}space:{*}:tokens`);
       stored = keys[0] ? JSON.parse((await redis.get(keys[0]))!) : undefined;
       if (stored?.version === 2) break;
       await new Promise((r) => setTimeout(r, 100));

@@ -238,7 +238,11 @@ describe('sign in with Space, end to end', () => {
     for (let i = 0; i < 200; i++) last = await agent.get('/auth/space').expect(302);
     const key = app.sessionKeyFromCookie(last!.headers['set-cookie'] as unknown as string[]) ?? (await keysUnder(redis, `${prefix}sess:`))[0]!;
     const raw = (await redis.get(key))!;
-    expect(Object.keys(JSON.parse(raw).space.pending)).toHaveLength(5);
+    // Pending sign-ins live in their own set per session, written before each redirect.
+    const sets = await keysUnder(redis, `${prefix}space:{p:`);
+    expect(sets).toHaveLength(1);
+    expect(await redis.hlen(sets[0]!)).toBe(5);
+    expect(await redis.pttl(sets[0]!)).toBeLessThanOrEqual(10 * 60_000);
     expect(raw.length).toBeLessThan(4096);
     // The newest one still completes.
     const approval = await fetch(last!.headers.location as string, { redirect: 'manual' });
@@ -257,8 +261,11 @@ describe('sign in with Space, end to end', () => {
 
     const other = app.agent();
     const evil = await other.get('/auth/space?returnTo=%2F%2Fevil.example');
-    const evilKey = app.sessionKeyFromCookie(evil.headers['set-cookie'] as unknown as string[])!;
-    const pending = Object.values((await sessionValue(evilKey)).space.pending) as Array<{ returnTo?: string }>;
+    expect(evil.status).toBe(302);
+    const sets = await keysUnder(redis, `${prefix}space:{p:`);
+    expect(sets).toHaveLength(1);
+    const pending = Object.values(await redis.hgetall(sets[0]!)).map((v) => JSON.parse(v.slice(v.indexOf('|') + 1))) as Array<{ returnTo?: string }>;
+    expect(pending).toHaveLength(1);
     expect(pending[0]!.returnTo).toBeUndefined();
   });
 });

@@ -1,6 +1,9 @@
 import type { Request } from 'express';
 import { SpaceApiError } from './errors';
-import { contextOf, SpaceSessionEndedError } from './refresh';
+import { strategyOf } from './context';
+import { SpaceSessionEndedError } from './errors';
+import { renewNow } from './refresh';
+import { endSignIn } from './session-end';
 import type { SpaceApiCallOptions } from './space-client';
 
 /** Calls Space's HTTP API as the signed-in user. Paths are relative to `/api/http/`. */
@@ -12,7 +15,7 @@ export interface SpaceApi {
   request<T = unknown>(method: string, path: string, options?: SpaceApiCallOptions): Promise<T>;
 }
 
-/** Space's answer when a token it issued has run out (SPACE-API.md §5.5). */
+/** Space's answer when a token it issued has run out (docs/space-api.md#api-errors). */
 function isExpiredTokenError(err: unknown): boolean {
   return err instanceof SpaceApiError && err.status === 401 && err.error === 'authentication-required'
     && err.errorDescription === 'Access token has expired';
@@ -37,25 +40,25 @@ function isRevokedGrantError(err: unknown): boolean {
  * ```
  */
 export function spaceApi(req: Request): SpaceApi {
-  const context = contextOf(req);
-  if (!context) throw new TypeError('spaceApi(req) needs spaceTokenRefresh() mounted before this route');
+  const strategy = strategyOf(req);
+  if (!strategy) throw new TypeError('spaceApi(req) needs spaceTokenRefresh() mounted before this route');
   const request = async <T>(method: string, path: string, options: SpaceApiCallOptions = {}): Promise<T> => {
     const tokens = req.spaceTokens;
     if (!tokens) throw new SpaceSessionEndedError('Not signed in with Space');
     const signOutIfRevoked = async (err: unknown): Promise<never> => {
       if (isRevokedGrantError(err)) {
-        await context.endRevokedSession(req);
+        await endSignIn(strategy, req, { revoke: false, mark: true, reason: 'revoked_in_space' });
         throw new SpaceSessionEndedError('The Space sign-in was revoked in Space; sign in again');
       }
       throw err;
     };
     try {
-      return (await context.strategy.callApi(tokens.accessToken, method, path, options)).json as T;
+      return (await strategy.callApi(tokens.accessToken, method, path, options)).json as T;
     } catch (err) {
       if (!isExpiredTokenError(err)) return signOutIfRevoked(err);
-      const renewed = await context.renewNow(req);
+      const renewed = await renewNow(strategy, req);
       try {
-        return (await context.strategy.callApi(renewed.accessToken, method, path, options)).json as T;
+        return (await strategy.callApi(renewed.accessToken, method, path, options)).json as T;
       } catch (retryErr) {
         return signOutIfRevoked(retryErr);
       }

@@ -1,54 +1,72 @@
-import type { ErrorRequestHandler } from 'express';
-import { SpaceAuthorizationError, isSpaceError } from './errors';
-import { SpaceSessionEndedError } from './refresh';
-import { answerSignedOut, sendError } from './respond';
-import { safeReturnTo } from './return-to';
-import { RedisUnavailableError } from './token-store';
+import type { ErrorRequestHandler, Request } from 'express';
+import { strategyOf } from './context';
+import { SpaceAuthorizationError, SpaceSessionEndedError, isRedisOutage, isSpaceError, scrubRedisError } from './errors';
+import { answerSignedOut, answerUnavailable, sendError } from './respond';
+import { localPath } from './validate';
 
-/**
- * ioredis's failures while Redis is down or hung, as connect-redis passes them through
- * express-session: no offline queue, retries used up, command timeout, closed connection.
- */
-export function isRedisOutage(err: unknown): boolean {
-  if (err instanceof RedisUnavailableError) return true;
-  if (!(err instanceof Error)) return false;
-  if (err.name === 'MaxRetriesPerRequestError') return true;
-  return /Stream isn't writeable|enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|connect ETIMEDOUT/.test(err.message);
-}
+export { isRedisOutage } from './errors';
 
-/**
- * An Express error handler for what this library and its session store can throw:
- * Redis down → 503 with `Retry-After` (never a sign-out); Space down or slow → 503; Space
- * refusing or answering nonsense → 502; a refused sign-in → 400; an ended sign-in → sent to
- * sign in again (401 JSON for API requests).
- * JSON for API requests, a short page otherwise; no stack, no Space body, no token.
- * Anything else goes on to your own error handler. Mount it after your routes.
- */
+/** Options of {@link spaceErrorHandler}. */
 export interface SpaceErrorHandlerOptions {
-  /** Where a browser whose sign-in has ended goes (`?returnTo=` added). Default `'/auth/space'`. */
+  /** Where a browser whose sign-in has ended goes (`?returnTo=` added). Default: the strategy's `signInPath`. */
   signInURL?: string;
+  /**
+   * Called with every error this handler answers, after it is scrubbed (no token, code or
+   * session content in it), and the status it answered: for your logger.
+   */
+  onError?: (err: unknown, info: { status: number; req: Request }) => void;
 }
 
+/**
+ * An Express error handler for what this library and its session store can throw: Redis
+ * away → 503 with `Retry-After` (never a sign-out); Space away or slow → 503/504; Space
+ * refusing or answering nonsense → 502; a refused or incomplete sign-in → 400; an ended
+ * sign-in → sent to sign in again (401 JSON for API requests). JSON for API requests, a
+ * short page otherwise; no stack, no Space body, no token. Anything else goes on to your own
+ * error handler. Mount it after your routes.
+ */
 export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): ErrorRequestHandler {
-  const signInURL = options.signInURL ?? '/auth/space';
-  if (safeReturnTo(signInURL) === undefined) {
-    throw new TypeError(`spaceErrorHandler option "signInURL" must be a local path like "/auth/space", got ${JSON.stringify(signInURL)}`);
-  }
+  const configured = localPath('spaceErrorHandler', 'signInURL', options.signInURL);
+  const report = (err: unknown, status: number, req: Request) => {
+    try {
+      options.onError?.(err, { status, req });
+    } catch {
+      // A logger must never break a request.
+    }
+  };
   return function spaceErrorHandlerMiddleware(err, req, res, next) {
     if (res.headersSent) return next(err);
+    const signInURL = configured ?? strategyOf(req)?.signInPath ?? '/auth/space';
     if (isRedisOutage(err)) {
-      return sendError(req, res, 503, 'temporarily_unavailable', 'The session store is not answering right now; try again shortly', { headers: { 'Retry-After': '2' } });
+      report(scrubRedisError(err), 503, req);
+      return answerUnavailable(req, res, 'store');
     }
-    if (err instanceof SpaceSessionEndedError) return answerSignedOut(req, res, signInURL);
+    if (err instanceof SyntaxError && (req as { session?: unknown }).session === undefined) {
+      // A session value express-session could not read, met before the store guard was in
+      // place: delete it, so the next request is simply anonymous.
+      const store = (req as { sessionStore?: { destroy?: (sid: string, cb: () => void) => void } }).sessionStore;
+      const sid = (req as { sessionID?: string }).sessionID;
+      if (store?.destroy && sid) store.destroy(sid, () => undefined);
+      report(err, 400, req);
+      return sendError(req, res, 400, 'session_reset', 'Your session could not be read and was reset; please try again', { link: { href: signInURL, text: 'Sign in with Space' } });
+    }
+    if (err instanceof SpaceSessionEndedError) {
+      report(err, 401, req);
+      return answerSignedOut(req, res, signInURL);
+    }
     if (err instanceof SpaceAuthorizationError) {
-      return sendError(req, res, 400, 'sign_in_failed', 'Space did not complete the sign-in; please try again');
+      report(err, 400, req);
+      return sendError(req, res, 400, 'sign_in_failed', 'Space did not complete the sign-in; please try again', { link: { href: signInURL, text: 'Sign in with Space' } });
     }
     if (isSpaceError(err)) {
       if (err.transient) {
-        return sendError(req, res, err.code === 'SPACE_TIMEOUT' ? 504 : 503, 'temporarily_unavailable', 'Space is not answering right now; try again shortly',
-          { headers: { 'Retry-After': String(err.retryAfter ?? 5) } });
+        const status = err.code === 'SPACE_TIMEOUT' ? 504 : 503;
+        report(err, status, req);
+        return sendError(req, res, status, 'temporarily_unavailable', 'Space is not answering right now; try again shortly',
+          { headers: { 'Retry-After': String(Math.min(err.retryAfter ?? 5, 60)) } });
       }
-      return sendError(req, res, 502, 'bad_gateway', 'Space refused the request or answered something unexpected');
+      report(err, 502, req);
+      return sendError(req, res, 502, 'bad_gateway', `Space refused the request or answered something unexpected${err.status ? ` (${err.status}${err.error ? ` ${err.error}` : ''})` : ''}`);
     }
     return next(err);
   };

@@ -82,3 +82,55 @@ export class SpaceApiError extends SpaceError {}
 export function isSpaceError(value: unknown): value is SpaceError {
   return value instanceof SpaceError;
 }
+
+/**
+ * Redis did not answer in time, or refused (down, out of memory, read-only, failing over).
+ * Callers answer 503 with `Retry-After`, never sign anyone out. The message names the
+ * command, never its arguments (which can hold tokens); there is no `cause` for that reason.
+ */
+export class RedisUnavailableError extends Error {
+  readonly code = 'REDIS_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** The user can no longer be given a token: signed out, revoked at Space, or the session ended. */
+export class SpaceSessionEndedError extends Error {
+  readonly code = 'SPACE_SESSION_ENDED';
+  readonly status = 401;
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpaceSessionEndedError';
+  }
+}
+
+/**
+ * Redis failures that mean "away for now", as a session store (connect-redis, through
+ * express-session) or this library meets them: down, hung, out of memory, read-only, loading,
+ * failing over, closed. ioredis and node-redis messages both.
+ */
+const UNAVAILABLE = /Stream isn't writeable|enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|^OOM |^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|^MOVED|^ASK |Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|The client is closed|The client is offline|Socket closed unexpectedly|All sentinels are unreachable|NOREPLICAS/;
+
+export function isRedisOutage(err: unknown): boolean {
+  if (err instanceof RedisUnavailableError) return true;
+  if (!(err instanceof Error)) return false;
+  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ClientClosedError', 'ClientOfflineError', 'SocketClosedUnexpectedlyError', 'ConnectionTimeoutError'].includes(err.name)) return true;
+  return UNAVAILABLE.test(err.message);
+}
+
+/**
+ * Removes what a Redis client error may quote of the command it failed: ioredis's
+ * `ReplyError` carries `command.args`, which for a session write is the whole session, tokens
+ * included. Applied before the error reaches anyone's handler or logger.
+ */
+export function scrubRedisError<T>(err: T): T {
+  if (err && typeof err === 'object') {
+    const e = err as { command?: { name?: unknown; args?: unknown }; args?: unknown; previousErrors?: unknown[] };
+    if (e.command && typeof e.command === 'object') e.command = { name: e.command.name };
+    if ('args' in e) delete e.args;
+    if (Array.isArray(e.previousErrors)) e.previousErrors.forEach(scrubRedisError);
+  }
+  return err;
+}

@@ -1,66 +1,41 @@
-import type { Request, Response } from 'express';
-import { prefersJSON, sendError } from './respond';
+import type { Request } from 'express';
+import { answerUnauthenticated } from './respond';
+import { isNavigation, isPublicPath, requestPath } from './request';
+import { safeReturnTo } from './return-to';
+import type { SpaceAuthenticateOptions, SpaceStrategy } from './strategy';
 
-/**
- * The request's path as Express routes it: the original URL (right inside mounted routers
- * too) up to the query, not decoded or normalized. `new URL()` would read `//host/x` as a
- * host, so it is not used here.
- */
-export function requestPath(req: Request): string {
-  const url = req.originalUrl || req.url || '/';
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
+/** What the gate needs of the strategy: Passport's actions and the sign-in steps. */
+export interface GateHost {
+  readonly callbackPath: string;
+  readonly signInPath: string;
+  readonly publicPaths: ReadonlyArray<string | RegExp>;
+  pass(): void;
+  redirect(url: string): void;
+  completeSignIn(req: Request, options: SpaceAuthenticateOptions, gate: boolean): void;
+  startSignIn(req: Request, options: SpaceAuthenticateOptions): void;
 }
 
 /**
- * True for a top-level page navigation, the only request worth sending to Space's login
- * page. Browsers say so in `Sec-Fetch-Mode`; without it, a GET whose `Accept` names HTML
- * (or says nothing, like curl). An `<img>`, a favicon or a fetch() is not one: sending it
- * to Space would only start a sign-in nobody sees.
+ * Gate mode, for `app.use(passport.authenticate('space'))`: signed-in requests (by a session,
+ * or by a strategy mounted before, such as 'space-bearer') and public paths pass untouched;
+ * the callback path completes the sign-in in place and lands on the URL first asked for;
+ * `signInPath` starts a sign-in; other page navigations go to Space (remembering where they
+ * were going); anything else (API calls, images, fetch()) gets 401 JSON.
  */
-export function isNavigation(req: Request): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const mode = req.get('sec-fetch-mode');
-  if (mode) return mode.toLowerCase() === 'navigate';
-  if (prefersJSON(req)) return false;
-  const accept = req.get('accept');
-  return !accept || accept.trim() === '*/*' || /text\/html|application\/xhtml\+xml/i.test(accept);
-}
-
-/** The request's host, by Express's rule: `X-Forwarded-Host` only when `trust proxy` trusts the peer. */
-export function requestHost(req: Request): string {
-  const trust = req.app?.get('trust proxy fn') as ((address: string, hop: number) => boolean) | undefined;
-  const forwarded = req.get('x-forwarded-host');
-  if (forwarded && trust?.(req.socket?.remoteAddress ?? '', 0)) return forwarded.split(',')[0]!.trim();
-  return req.get('host') ?? 'localhost';
-}
-
-/** A path is public when it equals a string entry, starts with one ending in "/", or matches a RegExp. */
-export function isPublicPath(path: string, publicPaths: ReadonlyArray<string | RegExp>): boolean {
-  return publicPaths.some((p) => (typeof p === 'string'
-    ? path === p || (p.endsWith('/') && p !== '/' && path.startsWith(p))
-    : p.test(path)));
-}
-
-/**
- * 401 for an API request nobody signed in for: JSON, never a redirect (a fetch() that
- * follows one ends on Space's HTML login page), with a hint of how to authenticate.
- */
-export function answerUnauthenticated(res: Response, signInPath: string): void {
-  res.status(401);
-  res.set('WWW-Authenticate', `Bearer realm="Space", error="unauthenticated", sign_in="${signInPath}"`);
-  res.set('Cache-Control', 'no-store');
-  res.json({ error: 'unauthenticated', error_description: 'Sign in with Space first', sign_in: signInPath });
-}
-
-/**
- * A failed sign-in in gate mode: a short page with a link to try again (JSON for API
- * requests). Only our own fixed message is shown, never text from the callback URL.
- */
-export function answerSignInFailed(req: Request, res: Response, status: number, message: string, signInPath: string): void {
-  sendError(req, res, status, 'sign_in_failed', message, {
-    headers: { 'Referrer-Policy': 'no-referrer' },
-    title: 'Sign-in could not be completed',
-    link: { href: signInPath, text: 'Sign in with Space' },
-  });
+export function gate(host: GateHost | SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): void {
+  const h = host as GateHost;
+  const path = requestPath(req);
+  const res = req.res!;
+  const signedIn = (typeof req.isAuthenticated === 'function' && req.isAuthenticated()) || Boolean((req as { user?: unknown }).user);
+  if (path === h.callbackPath) return h.completeSignIn(req, options, true);
+  if (path === h.signInPath && (req.method === 'GET' || req.method === 'HEAD')) {
+    const returnTo = safeReturnTo((req.query as Record<string, unknown>).returnTo);
+    if (signedIn) return void res.redirect(returnTo ?? String(options.successRedirect ?? '/'));
+    return h.startSignIn(req, { ...options, returnTo });
+  }
+  if (signedIn) return h.pass();
+  const extra = (options.publicPaths as Array<string | RegExp> | undefined) ?? [];
+  if (isPublicPath(path, extra.length ? [...h.publicPaths, ...extra] : h.publicPaths)) return h.pass();
+  if (!isNavigation(req)) return answerUnauthenticated(res, h.signInPath);
+  h.startSignIn(req, { ...options, returnTo: req.originalUrl });
 }

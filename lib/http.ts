@@ -1,4 +1,5 @@
 import { SpaceError, type SpaceErrorCode, type SpaceErrorDetails } from './errors';
+import { isRecord } from './validate';
 
 type SpaceErrorClass = new (message: string, details: SpaceErrorDetails) => SpaceError;
 
@@ -107,9 +108,7 @@ export function parseJSON(text: string): unknown {
   }
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isRecord } from './validate';
 
 /** `Retry-After` as seconds (delta-seconds or an HTTP date), or undefined. */
 export function parseRetryAfter(value: string | null): number | undefined {

@@ -2,6 +2,8 @@
  * passport-jetbrains-space: "Sign in with JetBrains Space" for Express and Passport.
  * This file only re-exports; the emulator lives at `passport-jetbrains-space/emulator`.
  */
+import './context';
+
 export { SpaceStrategy } from './strategy';
 export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './strategy';
 export type {
@@ -17,6 +19,7 @@ export type {
   SpaceVerified,
   SpaceTokenParams,
 } from './options';
+export type { SpaceSharedOptions } from './settings';
 export { DEFAULT_PROFILE_FIELDS } from './profile';
 export type { SpaceProfile, SpaceMemberProfileJSON } from './profile';
 export type { SpaceTokenSet } from './token-set';
@@ -26,17 +29,26 @@ export {
   SpaceAuthorizationError,
   SpaceTokenError,
   SpaceApiError,
+  SpaceSessionEndedError,
+  RedisUnavailableError,
   isSpaceError,
+  isRedisOutage,
 } from './errors';
 export type { SpaceErrorCode } from './errors';
-export { spaceTokenRefresh, SpaceSessionEndedError } from './refresh';
-export type { SpaceTokenRefreshOptions, SpaceTokenEvent } from './refresh';
+export { spaceTokenRefresh } from './refresh';
+export type { SpaceTokenRefreshOptions } from './refresh';
+export type { SpaceTokenEvent } from './events';
 export { spaceApi } from './api';
 export type { SpaceApi } from './api';
 export type { SpaceApiCallOptions } from './space-client';
-export type { RedisLike } from './token-store';
-export { RedisUnavailableError } from './token-store';
-export { spaceErrorHandler, isRedisOutage } from './error-handler';
+export { spaceErrorHandler } from './error-handler';
 export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
+
+/**
+ * The Redis client the library takes: ioredis 5/6 (single node, Sentinel, Cluster) or
+ * node-redis 4/5. Typed loosely so that neither client is a dependency; the kind is
+ * checked at start-up.
+ */
+export type RedisLike = object;

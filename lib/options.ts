@@ -1,8 +1,15 @@
 import type { Request } from 'express';
 import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from './profile';
+import { SHARED_OPTION_NAMES, checkShared, type SpaceSharedOptions } from './settings';
+import { boolean, localPath, number, oneOf, onlyKnown, requireString } from './validate';
 
-/** Options of {@link SpaceStrategy}. Checked once, in the constructor. */
-export interface SpaceStrategyOptions {
+/**
+ * Options of {@link SpaceStrategy}. Checked once, in the constructor. The shared settings
+ * ({@link SpaceSharedOptions}: `redis`, `keyPrefix`, `encryptionKeys`, timings, paths) are
+ * best given here, once: spaceTokenRefresh, spaceSignOut, spaceErrorHandler and spaceApi
+ * read them from the strategy.
+ */
+export interface SpaceStrategyOptions extends SpaceSharedOptions {
   /** Your organization's Space URL, e.g. `https://acme.jetbrains.space` (On-Premises: your own host). */
   spaceURL: string;
   /** The application's client ID (Space: Applications → your app → Authentication). */
@@ -41,11 +48,6 @@ export interface SpaceStrategyOptions {
    * a RegExp is tested against the path. Default: none.
    */
   publicPaths?: Array<string | RegExp>;
-  /**
-   * Gate mode: the path that starts a sign-in (`?returnTo=` says where to land after it),
-   * for "Sign in" buttons. Default `'/auth/space'`.
-   */
-  signInPath?: string;
 }
 
 export interface SpaceStrategyOptionsWithRequest extends SpaceStrategyOptions {
@@ -95,38 +97,23 @@ export interface ResolvedOptions {
   maxPendingSignIns: number;
   passReqToCallback: boolean;
   publicPaths: Array<string | RegExp>;
-  signInPath: string;
 }
 
-function need(value: unknown, name: string, example: string): string {
-  if (typeof value !== 'string' || value.trim() === '') {
-    throw new TypeError(`SpaceStrategy requires a "${name}" option, e.g. ${example}`);
-  }
-  return value.trim();
-}
+const STRATEGY_OPTION_NAMES = [
+  'spaceURL', 'clientID', 'clientSecret', 'callbackURL', 'scope', 'accessType', 'requestCredentials', 'profileFields',
+  'timeout', 'skipUserProfile', 'sessionKey', 'stateMaxAge', 'maxPendingSignIns', 'passReqToCallback', 'publicPaths',
+  ...SHARED_OPTION_NAMES,
+] as const;
 
-function positive(value: unknown, name: string, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new TypeError(`SpaceStrategy option "${name}" must be a number >= ${min}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T | undefined): T | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new TypeError(`SpaceStrategy option "${name}" must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
+const OWNER = 'SpaceStrategy';
+const need = (value: unknown, name: string, example: string) => requireString(OWNER, name, value, example);
 
 /**
  * Validates options and applies defaults. Options that would weaken the flow (`state`,
  * `pkce`, `store`) do not exist here: state and PKCE S256 are always on
- * (SECURITY-CATALOG tests 7 and 15), and passing them is an error rather than silently ignored.
+ * (SECURITY.md), and passing them is an error rather than silently ignored.
  */
-export function resolveOptions(input: unknown): ResolvedOptions {
+export function resolveOptions(input: unknown): { settings: ResolvedOptions; shared: ReturnType<typeof checkShared> } {
   if (typeof input !== 'object' || input === null) {
     throw new TypeError('SpaceStrategy requires an options object: { spaceURL, clientID, clientSecret, callbackURL }');
   }
@@ -136,6 +123,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       throw new TypeError(`SpaceStrategy option "${weakening}" is not supported: state and PKCE (S256) are always on`);
     }
   }
+  onlyKnown(OWNER, o, STRATEGY_OPTION_NAMES);
   const rawURL = need(o.spaceURL, 'spaceURL', 'https://acme.jetbrains.space');
   let parsed: URL;
   try {
@@ -168,37 +156,32 @@ export function resolveOptions(input: unknown): ResolvedOptions {
 
   const profileFields = o.profileFields === undefined ? DEFAULT_PROFILE_FIELDS : need(o.profileFields, 'profileFields', DEFAULT_PROFILE_FIELDS);
   const sessionKey = o.sessionKey === undefined ? 'space' : need(o.sessionKey, 'sessionKey', '"space"');
-  for (const flag of ['skipUserProfile', 'passReqToCallback'] as const) {
-    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') {
-      throw new TypeError(`SpaceStrategy option "${flag}" must be a boolean, got ${JSON.stringify(o[flag])}`);
-    }
-  }
+  boolean(OWNER, 'skipUserProfile', o.skipUserProfile);
+  boolean(OWNER, 'passReqToCallback', o.passReqToCallback);
 
   const publicPaths = o.publicPaths === undefined ? [] : o.publicPaths;
   if (!Array.isArray(publicPaths) || publicPaths.some((p) => !(p instanceof RegExp) && (typeof p !== 'string' || !p.startsWith('/')))) {
     throw new TypeError('SpaceStrategy option "publicPaths" must be an array of paths starting with "/" or RegExps, e.g. ["/", "/healthz", "/static/"]');
   }
-  const signInPath = o.signInPath === undefined ? '/auth/space' : need(o.signInPath, 'signInPath', '"/auth/space"');
-  if (!signInPath.startsWith('/') || signInPath.startsWith('//')) {
-    throw new TypeError(`SpaceStrategy option "signInPath" must be a path starting with "/", got ${JSON.stringify(signInPath)}`);
-  }
+  localPath(OWNER, 'signInPath', o.signInPath);
 
-  return {
+  const settings: ResolvedOptions = {
     spaceURL,
     clientID: need(o.clientID, 'clientID', 'the client ID from your Space application'),
     clientSecret: need(o.clientSecret, 'clientSecret', 'the client secret from your Space application'),
     callbackURL,
     scope,
-    accessType: oneOf(o.accessType, 'accessType', ['offline', 'online'] as const, 'offline') ?? 'offline',
-    requestCredentials: oneOf(o.requestCredentials, 'requestCredentials', ['default', 'required', 'skip', 'silent'] as const, undefined),
+    accessType: oneOf(OWNER, 'accessType', o.accessType, ['offline', 'online'] as const) ?? 'offline',
+    requestCredentials: oneOf(OWNER, 'requestCredentials', o.requestCredentials, ['default', 'required', 'skip', 'silent'] as const),
     profileFields,
-    timeout: positive(o.timeout, 'timeout', 10_000),
+    timeout: number(OWNER, 'timeout', o.timeout, { min: 1, integer: true }) ?? 10_000,
     skipUserProfile: o.skipUserProfile === true,
     sessionKey,
-    stateMaxAge: positive(o.stateMaxAge, 'stateMaxAge', 10 * 60_000),
-    maxPendingSignIns: positive(o.maxPendingSignIns, 'maxPendingSignIns', 5),
+    // Both become Redis PX values: integers.
+    stateMaxAge: number(OWNER, 'stateMaxAge', o.stateMaxAge, { min: 1000, integer: true }) ?? 10 * 60_000,
+    maxPendingSignIns: number(OWNER, 'maxPendingSignIns', o.maxPendingSignIns, { min: 1, max: 100, integer: true }) ?? 5,
     passReqToCallback: o.passReqToCallback === true,
     publicPaths: publicPaths as Array<string | RegExp>,
-    signInPath,
   };
+  return { settings, shared: checkShared(OWNER, o) };
 }

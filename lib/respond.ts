@@ -1,23 +1,5 @@
 import type { Request, Response } from 'express';
-
-/**
- * True for requests that want a machine answer rather than a page: XHR/fetch with
- * `X-Requested-With`, an `Accept` that prefers JSON over HTML, or any method but GET/HEAD
- * (a redirect to a sign-in page is useless to them).
- */
-export function wantsJSON(req: Request): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return true;
-  return prefersJSON(req);
-}
-
-/** JSON by what the client says it accepts (`Accept`, `X-Requested-With`), whatever the method: a form POST wants a page. */
-export function prefersJSON(req: Request): boolean {
-  if (req.get('x-requested-with')?.toLowerCase() === 'xmlhttprequest') return true;
-  const accept = req.get('accept');
-  if (!accept) return false;
-  return req.accepts(['html', 'json']) === 'json';
-}
-
+import { wantsJSON } from './request';
 import { safeReturnTo } from './return-to';
 
 export function escapeHTML(text: string): string {
@@ -64,4 +46,35 @@ export function answerSignedOut(req: Request, res: Response, signInURL: string):
   const returnTo = safeReturnTo(req.originalUrl);
   res.set('Cache-Control', 'no-store');
   res.redirect(302, returnTo ? `${signInURL}?returnTo=${encodeURIComponent(returnTo)}` : signInURL);
+}
+
+/**
+ * 401 for an API request nobody signed in for: JSON, never a redirect (a fetch() that
+ * follows one ends on Space's HTML login page), with a hint of how to authenticate.
+ */
+export function answerUnauthenticated(res: Response, signInPath: string): void {
+  res.status(401);
+  res.set('WWW-Authenticate', `Bearer realm="Space", error="unauthenticated", sign_in="${signInPath}"`);
+  res.set('Cache-Control', 'no-store');
+  res.json({ error: 'unauthenticated', error_description: 'Sign in with Space first', sign_in: signInPath });
+}
+
+/**
+ * A failed sign-in in gate mode: a short page with a link to try again (JSON for API
+ * requests). Only our own fixed message is shown, never text from the callback URL.
+ */
+export function answerSignInFailed(req: Request, res: Response, status: number, message: string, signInPath: string): void {
+  sendError(req, res, status, 'sign_in_failed', message, {
+    headers: { 'Referrer-Policy': 'no-referrer' },
+    title: 'Sign-in could not be completed',
+    link: { href: signInPath, text: 'Sign in with Space' },
+  });
+}
+
+/** 503 with `Retry-After`: Redis or Space is away; nothing was lost, try again shortly. */
+export function answerUnavailable(req: Request, res: Response, what: 'store' | 'space', retryAfter = 2): void {
+  const description = what === 'store'
+    ? 'The session store is not answering right now; try again shortly'
+    : 'Space is not answering right now; try again shortly';
+  sendError(req, res, 503, 'temporarily_unavailable', description, { headers: { 'Retry-After': String(Math.max(1, Math.round(retryAfter))) } });
 }

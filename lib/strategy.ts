@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
-import { SpaceAuthorizationError } from './errors';
+import { gate } from './gate';
 import {
   resolveOptions,
   type ResolvedOptions,
@@ -16,12 +15,14 @@ import {
   type SpaceVerifyWithRequest,
 } from './options';
 import type { SpaceProfile } from './profile';
-import { safeReturnTo } from './return-to';
+import { requestHost, requestPath } from './request';
+import { SpaceRuntime } from './runtime';
+import { sessionOf } from './session-state';
+import { SharedConfig } from './settings';
+import { completeSignIn, createSignInURL, startSignIn } from './sign-in';
 import { SpaceClient, type SpaceApiCallOptions } from './space-client';
-import { addPendingSignIn, randomToken, takePendingSignIn, type PendingSignIn } from './transactions';
-import { publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
-import { keepTokensThroughLogIn, readTokens, sessionOf } from './session-tokens';
-import { answerSignInFailed, answerUnauthenticated, isNavigation, isPublicPath, requestHost, requestPath } from './gate';
+import { guardStore } from './store-guard';
+import { keptRefreshToken, publicView, type SpaceTokenSet } from './token-set';
 
 /** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */
 export interface SpaceAuthenticateOptions {
@@ -47,36 +48,46 @@ export interface SpaceAuthInfo {
   [key: string]: unknown;
 }
 
-type Challenge = { message: string };
-
 /**
  * "Sign in with JetBrains Space" for Passport: the authorization-code flow against your
  * organization's Space, with `state` and PKCE (S256) always on, HTTP Basic client
  * authentication, a timeout on every call, the profile from the team directory, and the
  * tokens kept server-side in the session.
  *
+ * It extends passport-oauth2's `OAuth2Strategy` (so `instanceof` and the strategy hooks
+ * `authorizationParams`/`tokenParams`/`userProfile` work as users expect) but replaces its
+ * `authenticate` and its HTTP client; the parent's unused state is dropped
+ * (docs/architecture.md).
+ *
  * ```ts
- * passport.use(new SpaceStrategy({ spaceURL, clientID, clientSecret, callbackURL: '/auth/space/callback' },
+ * passport.use(new SpaceStrategy({ spaceURL, clientID, clientSecret, callbackURL: '/auth/space/callback', redis },
  *   (accessToken, refreshToken, profile, done) => done(null, profile)));
  * ```
  */
 export class SpaceStrategy extends OAuth2Strategy {
   /** The organization URL, without a trailing slash. */
   readonly spaceURL: string;
-  /** Options after defaults. */
+  /** The strategy's own options after defaults. */
   readonly settings: Readonly<ResolvedOptions>;
+  /** The settings shared with spaceTokenRefresh, spaceSignOut, spaceErrorHandler and spaceApi. */
+  readonly shared: SharedConfig;
   /** Space's OAuth and HTTP API client used by this strategy. */
   readonly client: SpaceClient;
-  private readonly spaceVerify: SpaceVerify | SpaceVerifyWithRequest;
   /** The path of `callbackURL`, worked out once: the gate compares it on every request. */
-  private readonly callbackPath: string;
+  readonly callbackPath: string;
+  private readonly spaceVerify: SpaceVerify | SpaceVerifyWithRequest;
+  /**
+   * Holds the runtime once built. An object made in the constructor, because Passport runs
+   * each request on `Object.create(strategy)`: a field set there would be that request's alone.
+   */
+  private readonly built: { runtime?: SpaceRuntime; make?: () => SpaceRuntime } = {};
 
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunction);
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunctionWithParams);
   constructor(options: SpaceStrategyOptionsWithRequest, verify: SpaceVerifyFunctionWithRequest);
   constructor(options: SpaceStrategyOptionsWithRequest, verify: SpaceVerifyFunctionWithRequestAndParams);
   constructor(options: SpaceStrategyOptionsWithRequest | SpaceStrategyOptionsWithoutRequest, verify: SpaceVerify | SpaceVerifyWithRequest) {
-    const settings = resolveOptions(options);
+    const { settings, shared } = resolveOptions(options);
     if (typeof verify !== 'function') {
       throw new TypeError('SpaceStrategy requires a verify callback, e.g. (accessToken, refreshToken, profile, done) => done(null, profile)');
     }
@@ -87,15 +98,42 @@ export class SpaceStrategy extends OAuth2Strategy {
       clientSecret: settings.clientSecret,
       callbackURL: settings.callbackURL,
       scope: settings.scope,
-      state: true,
-      pkce: true,
     }, () => undefined);
+    // passport-oauth2's HTTP client, state store and verify are replaced here: keep none of them.
+    const parent = this as unknown as Record<string, unknown>;
+    for (const field of ['_oauth2', '_stateStore', '_verify', '_callbackURL', '_scope', '_scopeSeparator', '_pkceMethod', '_key', '_trustProxy', '_passReqToCallback', '_skipUserProfile']) delete parent[field];
     this.name = 'space';
     this.spaceURL = settings.spaceURL;
     this.settings = Object.freeze(settings);
     this.spaceVerify = verify;
     this.client = new SpaceClient(settings);
     this.callbackPath = new URL(settings.callbackURL, 'http://callback.invalid').pathname;
+    this.shared = new SharedConfig(settings.timeout);
+    this.shared.add('SpaceStrategy', shared);
+    // Bound to this instance, never to a request's Object.create() copy of it.
+    this.built.make = () => new SpaceRuntime(this.shared.settings, {
+      sessionKey: settings.sessionKey,
+      stateMaxAge: settings.stateMaxAge,
+      maxPendingSignIns: settings.maxPendingSignIns,
+      refresh: (token, options) => this.refresh(token, options),
+      revokeRefreshToken: (token, options) => this.revokeRefreshToken(token, options),
+    });
+  }
+
+  /** The library's per-strategy machinery, built from the shared settings on first use. */
+  get runtime(): SpaceRuntime {
+    if (!this.built.runtime) this.built.runtime = this.built.make!();
+    return this.built.runtime;
+  }
+
+  /** The path that starts a sign-in (shared setting `signInPath`). */
+  get signInPath(): string {
+    return this.shared.settings.signInPath;
+  }
+
+  /** Gate mode's public paths. */
+  get publicPaths(): ReadonlyArray<string | RegExp> {
+    return this.settings.publicPaths;
   }
 
   /**
@@ -112,47 +150,27 @@ export class SpaceStrategy extends OAuth2Strategy {
   /**
    * Passport's `authenticate`. On a route (`app.get('/auth/space', passport.authenticate('space'))`)
    * it starts a sign-in, or completes one on the callback. Mounted with `app.use(...)` it is
-   * a gate for everything after it: see {@link SpaceStrategy.guard}.
+   * a gate for everything after it (see gate.ts).
    */
   override authenticate(req: Request, options: SpaceAuthenticateOptions = {}): void {
     if (!sessionOf(req)) {
       this.error(new Error('SpaceStrategy needs sessions: mount express-session (and passport.session()) before passport.authenticate(\'space\')'));
       return;
     }
-    if (req.route === undefined && options.gate !== false) {
-      this.guard(req, options);
-    } else if (this.isCallback(req)) {
-      this.completeSignIn(req, options, false).catch((err: unknown) => this.error(err as Error));
-    } else {
-      this.startSignIn(req, options);
-    }
+    guardStore((req as unknown as { sessionStore?: unknown }).sessionStore);
+    if (req.route === undefined && options.gate !== false) gate(this, req, options);
+    else if (this.isCallback(req)) this.completeSignIn(req, options, false);
+    else this.startSignIn(req, options);
   }
 
-  /**
-   * Gate mode, for `app.use(passport.authenticate('space'))`: signed-in requests and public
-   * paths pass untouched; the callback path completes the sign-in in place and lands on the
-   * URL first asked for; `signInPath` starts a sign-in; other page navigations go to
-   * Space (remembering where they were going); anything else (API calls, images, fetch())
-   * gets 401 JSON.
-   */
-  protected guard(req: Request, options: SpaceAuthenticateOptions): void {
-    const path = requestPath(req);
-    const res = req.res!;
-    const signedIn = typeof req.isAuthenticated === 'function' && req.isAuthenticated();
-    if (path === this.callbackPath) {
-      this.completeSignIn(req, options, true).catch((err: unknown) => this.error(err as Error));
-      return;
-    }
-    if (path === this.settings.signInPath && (req.method === 'GET' || req.method === 'HEAD')) {
-      const returnTo = safeReturnTo((req.query as Record<string, unknown>).returnTo);
-      if (signedIn) return void res.redirect(returnTo ?? String(options.successRedirect ?? '/'));
-      return this.startSignIn(req, { ...options, returnTo });
-    }
-    if (signedIn) return this.pass();
-    const publicPaths = [...this.settings.publicPaths, ...((options.publicPaths as Array<string | RegExp> | undefined) ?? [])];
-    if (isPublicPath(path, publicPaths)) return this.pass();
-    if (!isNavigation(req)) return answerUnauthenticated(res, this.settings.signInPath);
-    this.startSignIn(req, { ...options, returnTo: req.originalUrl });
+  /** @internal Used by the gate. */
+  completeSignIn(req: Request, options: SpaceAuthenticateOptions, inGate: boolean): void {
+    completeSignIn(this, req, options, inGate).catch((err: unknown) => this.error(err as Error));
+  }
+
+  /** @internal Used by the gate. */
+  startSignIn(req: Request, options: SpaceAuthenticateOptions): void {
+    startSignIn(this, req, options).catch((err: unknown) => this.error(err as Error));
   }
 
   /**
@@ -173,116 +191,17 @@ export class SpaceStrategy extends OAuth2Strategy {
     return Boolean(req.route) && (q.code !== undefined || q.error !== undefined);
   }
 
-  private startSignIn(req: Request, options: SpaceAuthenticateOptions): void {
-    req.res?.set('Cache-Control', 'no-store');
-    this.redirect(this.createSignInURL(req, options));
-  }
-
   /**
-   * Records a pending sign-in (state, PKCE verifier, where to return) in the session and
-   * returns the `/oauth/auth` URL to send the browser to. `authenticate()` uses it; so can
-   * routes that start a sign-in themselves (spaceSignOut's `endSpaceSession` does).
+   * Records a pending sign-in (state, PKCE verifier, where to return) in the store, before
+   * answering, and returns the `/oauth/auth` URL to send the browser to. `authenticate()`
+   * uses it; so can routes that start a sign-in themselves (spaceSignOut's `endSpaceSession`).
    */
-  createSignInURL(req: Request, options: SpaceAuthenticateOptions = {}): string {
-    const session = sessionOf(req);
-    if (!session) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
-    const redirectURI = this.redirectURI(req);
-    const verifier = randomToken();
-    const scopeOption = options.scope ?? this.settings.scope;
-    const scope = Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption;
-    const signIn: PendingSignIn = { verifier, redirectURI, scope, createdAt: Date.now() };
-    const returnTo = safeReturnTo(options.returnTo ?? (req.query as Record<string, unknown>).returnTo);
-    if (returnTo) signIn.returnTo = returnTo;
-    const state = addPendingSignIn(session, this.settings.sessionKey, signIn, this.settings.maxPendingSignIns, this.settings.stateMaxAge);
-
-    const url = new URL(`${this.spaceURL}/oauth/auth`);
-    for (const [name, value] of Object.entries(this.authorizationParams(options))) url.searchParams.set(name, value);
-    url.searchParams.set('response_type', 'code');
-    url.searchParams.set('client_id', this.settings.clientID);
-    url.searchParams.set('redirect_uri', redirectURI);
-    url.searchParams.set('scope', scope);
-    url.searchParams.set('state', state);
-    // Space treats a missing code_challenge_method as "plain" (SPACE-API.md §2): always say S256.
-    url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
-    url.searchParams.set('code_challenge_method', 'S256');
-    return url.toString();
+  createSignInURL(req: Request, options: SpaceAuthenticateOptions = {}): Promise<string> {
+    return createSignInURL(this, req, options);
   }
 
-  private async completeSignIn(req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
-    const query = req.query as Record<string, unknown>;
-    // The callback URL carries a code: keep it out of caches and Referer headers
-    // (RFC 9700 §4.2.4, §4.3).
-    req.res?.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
-    const fail = (challenge: Challenge, status: number): void => {
-      if (!gate || options.failureRedirect) return this.fail(challenge, status);
-      answerSignInFailed(req, req.res!, status, challenge.message, this.settings.signInPath);
-    };
-    // RFC 6749 §3.1: parameters must not be repeated. With Express's parser a repeated
-    // parameter arrives as an array (or an object for `a[b]=`): refuse before anything else.
-    for (const name of ['code', 'state', 'error', 'error_description']) {
-      if (query[name] !== undefined && typeof query[name] !== 'string') {
-        return fail({ message: `Malformed sign-in callback: "${name}" is repeated or not a plain value` }, 400);
-      }
-    }
-    const taken = takePendingSignIn(sessionOf(req)!, this.settings.sessionKey,
-      query.state, Date.now(), this.settings.stateMaxAge);
-    if (!taken.ok) {
-      // A callback replayed by the back button of a signed-in user: just go home.
-      if (gate && taken.reason !== 'missing' && typeof req.isAuthenticated === 'function' && req.isAuthenticated()) {
-        return void req.res!.redirect(String(options.successRedirect ?? '/'));
-      }
-      return fail(stateChallenge(taken.reason), 403);
-    }
-    const { signIn } = taken;
-
-    if (query.error !== undefined) {
-      // The state matched, so this error really comes from the sign-in this browser started.
-      if (query.error === 'access_denied') return fail({ message: 'Sign-in was cancelled in Space' }, 401);
-      const error = String(query.error).slice(0, 100);
-      const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
-      return this.error(new SpaceAuthorizationError(
-        `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,
-        { code: 'SPACE_AUTHORIZATION_FAILED', error, errorDescription: description },
-      ));
-    }
-    if (typeof query.code !== 'string' || query.code === '') {
-      return fail({ message: 'Sign-in callback has no code' }, 400);
-    }
-
-    const answer = await this.client.exchangeCode({
-      code: query.code,
-      verifier: signIn.verifier,
-      redirectURI: signIn.redirectURI,
-      scope: signIn.scope,
-      extra: this.tokenParams(options) as Record<string, string>,
-    });
-    const profile = this.settings.skipUserProfile
-      ? ({ provider: 'space' } as SpaceProfile)
-      : await this.client.profile(answer.tokens.accessToken, this.settings.profileFields);
-
-    const stored: StoredTokenSet = { ...answer.tokens, issuedAt: answer.issuedAt, grant: randomToken(), version: 1 };
-    const verified: SpaceVerified = (err, user, info) => {
-      if (err) return this.error(err as Error);
-      if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403);
-      const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
-      if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
-      keepTokensThroughLogIn(req, this.settings.sessionKey, stored, signIn.returnTo);
-      if (!gate) return this.success(user, authInfo);
-      // Gate mode: nothing after this middleware handles the callback path, so land the
-      // user on the page first asked for here.
-      req.logIn(user, (err?: unknown) => {
-        if (err) return this.error(err as Error);
-        const session = sessionOf(req);
-        if (session) delete session.returnTo;
-        req.res!.redirect(signIn.returnTo ?? String(options.successRedirect ?? '/'));
-      });
-    };
-    this.callVerify(req, answer.tokens, answer.params, profile, verified);
-  }
-
-  private callVerify(req: Request, tokens: SpaceTokenSet, params: Record<string, unknown>, profile: SpaceProfile, done: SpaceVerified): void {
-    // passport-oauth2's callback shapes, told apart by arity as it does; the overloads on
-    // the constructor keep them type-checked.
+  /** @internal Calls the verify callback in the shape it was given (told apart by arity, as passport-oauth2 does; the overloads keep it type-checked). */
+  callVerify(req: Request, tokens: SpaceTokenSet, params: Record<string, unknown>, profile: SpaceProfile, done: SpaceVerified): void {
     const verify = this.spaceVerify as (...args: unknown[]) => void;
     const args: unknown[] = [tokens.accessToken, tokens.refreshToken];
     const withParams = this.settings.passReqToCallback ? verify.length === 6 : verify.length === 5;
@@ -299,13 +218,15 @@ export class SpaceStrategy extends OAuth2Strategy {
   /**
    * Renews tokens with a refresh token (RFC 6749 §6), HTTP Basic client authentication and
    * the granted scope. Public so that middleware never reaches into passport-oauth2's
-   * internals. A new refresh token in the answer replaces the old one; none keeps it.
+   * internals. A new refresh token in the answer replaces the old one; none keeps it
+   * (`keptRefreshToken`, the one place that rule lives).
    */
   async refresh(refreshToken: string, options: { scope?: string; signal?: AbortSignal } = {}): Promise<SpaceTokenSet> {
     if (typeof refreshToken !== 'string' || refreshToken === '') throw new TypeError('SpaceStrategy.refresh requires a refresh token');
     const answer = await this.client.refresh(refreshToken, options.scope ?? this.settings.scope, options.signal);
     const tokens = { ...answer.tokens };
-    if (!tokens.refreshToken) tokens.refreshToken = refreshToken;
+    const kept = keptRefreshToken(tokens, refreshToken);
+    if (kept) tokens.refreshToken = kept;
     return tokens;
   }
 
@@ -334,16 +255,7 @@ export class SpaceStrategy extends OAuth2Strategy {
 
   /** The tokens kept in a session by this strategy, if any. */
   tokensOf(session: object | undefined): SpaceTokenSet | undefined {
-    const stored = readTokens(session as Record<string, unknown> | undefined, this.settings.sessionKey);
+    const stored = this.runtime.session.read(session as Record<string, unknown> | undefined);
     return stored ? publicView(stored) : undefined;
-  }
-}
-
-function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired'): Challenge {
-  switch (reason) {
-    case 'missing': return { message: 'Sign-in callback has no state; start signing in again' };
-    case 'malformed': return { message: 'Sign-in callback has a malformed state; start signing in again' };
-    case 'expired': return { message: 'Sign-in took too long; start signing in again' };
-    default: return { message: 'Sign-in state does not match a sign-in started in this browser (already used, expired, started elsewhere, or cookies are blocked); start signing in again' };
   }
 }

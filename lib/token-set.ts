@@ -1,4 +1,4 @@
-import { isRecord } from './http';
+import { isRecord } from './validate';
 
 /** The tokens of a signed-in user, as `req.spaceTokens` shows them. */
 export interface SpaceTokenSet {
@@ -65,10 +65,15 @@ export function parseTokenResponse(body: unknown, now: number, requestedScope?: 
 }
 
 /**
- * The token set after a renewal: a new refresh token replaces the old one (rotation,
- * RFC 6749 §6); no refresh token in the answer keeps the old one, which is what Space's
- * own clients do (SPACE-API.md §3.5).
+ * The one rule for refresh tokens after a renewal: a new refresh token replaces the old one
+ * (rotation, RFC 6749 §6); no refresh token in the answer keeps the old one, which is what
+ * Space's own clients do (docs/space-api.md#refresh).
  */
+export function keptRefreshToken(answer: Pick<SpaceTokenSet, 'refreshToken'>, previous: string | undefined): string | undefined {
+  return answer.refreshToken ?? previous;
+}
+
+/** The token set after a renewal, one version up. */
 export function mergeRenewed(previous: StoredTokenSet, renewed: SpaceTokenSet, issuedAt: number): StoredTokenSet {
   const next: StoredTokenSet = {
     accessToken: renewed.accessToken,
@@ -78,7 +83,7 @@ export function mergeRenewed(previous: StoredTokenSet, renewed: SpaceTokenSet, i
     grant: previous.grant,
     version: previous.version + 1,
   };
-  const refreshToken = renewed.refreshToken ?? previous.refreshToken;
+  const refreshToken = keptRefreshToken(renewed, previous.refreshToken);
   if (refreshToken) next.refreshToken = refreshToken;
   const scope = renewed.scope ?? previous.scope;
   if (scope) next.scope = scope;
@@ -88,13 +93,18 @@ export function mergeRenewed(previous: StoredTokenSet, renewed: SpaceTokenSet, i
 /**
  * True while the access token stays valid for at least the skew. The skew is capped at
  * half the token's lifetime, so a token that Space issues for less than twice the skew
- * is not renewed on every request (SECURITY-CATALOG test 40).
+ * is not renewed on every request; and a token is never renewed within {@link MIN_RENEW_INTERVAL}
+ * of its issue (Space answering `expires_in: 0` must not mean one renewal per request).
  */
 export function isFresh(tokens: Pick<StoredTokenSet, 'expiresAt' | 'issuedAt'>, skewMs: number, now: number): boolean {
+  if (now - tokens.issuedAt < MIN_RENEW_INTERVAL && now >= tokens.issuedAt) return true;
   const lifetime = Math.max(0, tokens.expiresAt - tokens.issuedAt);
   const skew = Math.min(skewMs, lifetime / 2);
   return tokens.expiresAt - now > skew;
 }
+
+/** The floor on renewals: a token is used for at least this long after it was issued, ms. */
+export const MIN_RENEW_INTERVAL = 1000;
 
 /** The public view of a stored token set (no bookkeeping fields). */
 export function publicView(tokens: StoredTokenSet): SpaceTokenSet {

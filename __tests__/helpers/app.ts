@@ -58,11 +58,15 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   const authenticator = new passport.Passport();
   const verify: SpaceVerifyFunction = options.verify ?? ((_at, _rt, profile, done) =>
     done(null, { id: profile.id, username: profile.username, displayName: profile.displayName }));
+  // Redis is given once, on the strategy, as the README shows; `refresh.redis: 'none'` runs
+  // the library on its in-memory store instead.
+  const withoutRedis = options.refresh?.redis === 'none';
   const strategy = new SpaceStrategy({
     spaceURL: options.spaceURL,
     clientID: options.clientID,
     clientSecret: options.clientSecret,
     callbackURL: '/auth/space/callback',
+    ...(withoutRedis ? {} : { redis: options.refresh?.redis ?? options.redis, keyPrefix: `${options.prefix}space:` }),
     ...options.strategy,
   }, verify);
   authenticator.use(strategy);
@@ -82,9 +86,8 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
   options.setup?.(app, strategy);
   let gate: Promise<void> = Promise.resolve();
   if (options.refresh) {
-    const { redis: refreshRedis, ...rest } = options.refresh;
-    const redis = refreshRedis === 'none' ? undefined : refreshRedis ?? options.redis;
-    app.use(spaceTokenRefresh({ strategy, redis, keyPrefix: `${options.prefix}space:`, ...rest }));
+    const { redis: _redis, ...rest } = options.refresh;
+    app.use(spaceTokenRefresh({ strategy, ...rest }));
     app.get('/api/token', (req, res) => {
       res.json({ signedIn: Boolean(req.user), token: fingerprint(req.spaceTokens?.accessToken), expiresAt: req.spaceTokens?.expiresAt ?? null });
     });

@@ -119,3 +119,13 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     start,
   };
 }
+
+/** A key's value as text, whatever its type (strings as they are, hashes as JSON), for scans. */
+export async function keyText(redis: Redis, key: string): Promise<string> {
+  const type = await redis.type(key);
+  if (type === 'string') return (await redis.get(key)) ?? '';
+  if (type === 'hash') return JSON.stringify(await redis.hgetall(key));
+  if (type === 'zset') return JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'));
+  if (type === 'set') return JSON.stringify(await redis.smembers(key));
+  return '';
+}

@@ -100,7 +100,7 @@ export function createApp(config: AppConfig): Express {
 
   const page = (req: Request): PageContext => {
     const user = currentUser(req);
-    const ctx: PageContext = { space: { url: strategy.spaceURL, emulated: config.space.emulated ?? false }, signInHref: strategy.settings.signInPath };
+    const ctx: PageContext = { space: { url: strategy.spaceURL, emulated: config.space.emulated ?? false }, signInHref: strategy.signInPath };
     if (user && req.session) {
       ctx.user = user;
       ctx.csrf = csrfToken(req);
@@ -155,7 +155,7 @@ export function createApp(config: AppConfig): Express {
   });
   // Redis down, Space down or refusing: short pages or JSON, no details. A sign-in that
   // Space ended while a page was being built: sign in again, then come back.
-  app.use(spaceErrorHandler({ signInURL: strategy.settings.signInPath }));
+  app.use(spaceErrorHandler({ signInURL: strategy.signInPath }));
   app.use(((err, req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
     if (status >= 500) console.error('[orbit] request failed:', err instanceof Error ? err.stack : err);

@@ -1,0 +1,28 @@
+import type { Request } from 'express';
+import type { SpaceStrategy } from './strategy';
+import type { SpaceTokenSet } from './token-set';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /**
+       * The signed-in user's Space tokens (set by spaceTokenRefresh). The access token is valid
+       * for at least the skew, except while Space or Redis is away: then a token that is inside
+       * the skew but not yet expired is handed out rather than no answer.
+       */
+      spaceTokens?: SpaceTokenSet;
+    }
+  }
+}
+
+const kStrategy = Symbol.for('passport-jetbrains-space.strategy');
+
+/** Remembers which strategy serves this request (spaceApi, spaceErrorHandler read it). */
+export function bindRequest(req: Request, strategy: SpaceStrategy): void {
+  (req as unknown as Record<symbol, SpaceStrategy>)[kStrategy] = strategy;
+}
+
+export function strategyOf(req: Request): SpaceStrategy | undefined {
+  return (req as unknown as Record<symbol, SpaceStrategy | undefined>)[kStrategy];
+}

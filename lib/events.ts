@@ -1,0 +1,45 @@
+import createDebug from 'debug';
+
+/** Something worth knowing happened; never carries a token, a code or a session id. */
+export interface SpaceTokenEvent {
+  event:
+    | 'token.refreshed' | 'token.adopted' | 'token.refresh_rejected' | 'token.refresh_failed' | 'token.no_refresh_token'
+    | 'token.persist_failed' | 'token.persisted_late' | 'token.discarded' | 'redis.unavailable'
+    | 'signin.started' | 'signin.completed' | 'signin.refused' | 'signout' | 'session.ended' | 'session.reset';
+  /** A hash of the sign-in's grant id, to correlate lines; not a secret. */
+  grant?: string;
+  reason?: string;
+  status?: number;
+  error?: string;
+  message?: string;
+}
+
+const debuggers = new Map<string, createDebug.Debugger>();
+
+/** `DEBUG=passport-jetbrains-space:*` shows one line per decision (`:signin`, `:token`, `:redis`...). */
+export function debugOf(area: string): createDebug.Debugger {
+  let d = debuggers.get(area);
+  if (!d) debuggers.set(area, (d = createDebug(`passport-jetbrains-space:${area}`)));
+  return d;
+}
+
+function line(event: SpaceTokenEvent): string {
+  const parts: string[] = [event.event];
+  for (const key of ['grant', 'reason', 'status', 'error'] as const) if (event[key] !== undefined) parts.push(`${key}=${String(event[key])}`);
+  if (event.message) parts.push(`- ${event.message}`);
+  return parts.join(' ');
+}
+
+/** Sends an event to the app's `onEvent` (which may never break a request) and to `debug`. */
+export function emitter(onEvent: ((event: SpaceTokenEvent) => void) | undefined): (event: SpaceTokenEvent) => void {
+  return (event) => {
+    const d = debugOf(event.event.split('.')[0]!);
+    if (d.enabled) d(line(event));
+    if (!onEvent) return;
+    try {
+      onEvent(event);
+    } catch {
+      // A logger must never break a request.
+    }
+  };
+}

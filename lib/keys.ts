@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+
+/** A short, non-reversible name for a value that must not appear as it is (a session id, a token). */
+export function fingerprint(value: string, length = 22): string {
+  return createHash('sha256').update(value).digest('base64url').slice(0, length);
+}
+
+/**
+ * Every Redis key and channel the library uses. The keys of one sign-in share the hash tag
+ * `{<grant>}`, those of one session's pending sign-ins `{p:<session hash>}`, so each script's
+ * keys hash to one Redis Cluster slot. No key name holds a token or a session id.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  record(grant: string): string {
+    return `${this.prefix}{${grant}}:tokens`;
+  }
+
+  lock(grant: string): string {
+    return `${this.prefix}{${grant}}:lock`;
+  }
+
+  pending(binding: string): string {
+    return `${this.prefix}{p:${binding}}:pending`;
+  }
+
+  /** Where renewals and sign-outs are announced, so other processes learn of them at once. */
+  get channel(): string {
+    return `${this.prefix}events`;
+  }
+}

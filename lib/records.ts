@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import type { Keys } from './keys';
+import type { KV } from './redis';
+import { RELEASE_LOCK, WRITE_RECORD } from './redis/scripts';
+import { isSealed, seal, unseal } from './seal';
+import { isStoredTokenSet, type StoredTokenSet } from './token-set';
+import { isRecord } from './validate';
+
+/** A sign-in's authoritative record: its newest tokens, or the mark that it has ended. */
+export type SignInRecord = StoredTokenSet | { ended: true; version: number };
+
+/** The highest version: an ended sign-in can never be written over. */
+export const ENDED_VERSION = Number.MAX_SAFE_INTEGER;
+
+export function isEnded(record: SignInRecord | undefined): record is { ended: true; version: number } {
+  return record !== undefined && 'ended' in record;
+}
+
+/**
+ * The records of sign-ins and their renewal locks, in Redis (or memory): `<prefix>{<grant>}:tokens`
+ * and `<prefix>{<grant>}:lock`. Records are versioned so an older copy never wins; with
+ * encryption keys, the tokens in them are sealed to their key.
+ */
+export class RecordStore {
+  constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], private readonly lockTTL: number) {}
+
+  private place(grant: string): string {
+    return `record:${this.keys.record(grant)}`;
+  }
+
+  async read(grant: string): Promise<SignInRecord | undefined> {
+    const raw = await this.kv.get(this.keys.record(grant));
+    if (!raw) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return undefined; // Not ours, or damaged: the session's copy stands.
+    }
+    if (!isRecord(value)) return undefined;
+    if (value.ended === true) return { ended: true, version: ENDED_VERSION };
+    if (isSealed(value.sealed)) {
+      const plain = this.encryption.length ? unseal(this.encryption, value.sealed, this.place(grant)) : undefined;
+      // No key opens it (a key was retired, or the value was moved): the sign-in has ended.
+      if (plain === undefined) return { ended: true, version: ENDED_VERSION };
+      try {
+        value = JSON.parse(plain);
+      } catch {
+        return { ended: true, version: ENDED_VERSION };
+      }
+    }
+    return isStoredTokenSet(value) && value.grant === grant ? value : undefined;
+  }
+
+  /** Writes a newer record and releases the lock if given; false when Redis kept a newer one (or an end mark). */
+  async write(record: SignInRecord, grant: string, ttl: number, lockToken = ''): Promise<boolean> {
+    let value: string;
+    if (isEnded(record)) value = JSON.stringify({ ended: true, version: ENDED_VERSION });
+    else if (this.encryption.length) value = JSON.stringify({ version: record.version, sealed: seal(this.encryption, JSON.stringify(record), this.place(grant)) });
+    else value = JSON.stringify(record);
+    const written = await this.kv.run(WRITE_RECORD, [this.keys.record(grant), this.keys.lock(grant)], [value, record.version, Math.max(1000, Math.round(ttl)), lockToken]);
+    return Number(written) === 1;
+  }
+
+  /** Marks the sign-in as ended for `ttl` ms: no copy of its tokens is used or renewed again. */
+  end(grant: string, ttl: number, lockToken = ''): Promise<boolean> {
+    return this.write({ ended: true, version: ENDED_VERSION }, grant, ttl, lockToken);
+  }
+
+  /** Takes the renewal lock; its token, or undefined when someone holds it. */
+  async lock(grant: string): Promise<string | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    const key = this.keys.lock(grant);
+    // A SET that timed out here may still run when a stalled Redis wakes up: release it
+    // then, so a lock nobody owns never blocks that sign-in for its whole TTL.
+    const taken = await this.kv.set(key, token, this.lockTTL, true, () => { this.unlock(grant, token).catch(() => undefined); });
+    return taken ? token : undefined;
+  }
+
+  async isLocked(grant: string): Promise<boolean> {
+    return (await this.kv.get(this.keys.lock(grant))) !== null;
+  }
+
+  async unlock(grant: string, token: string): Promise<void> {
+    await this.kv.run(RELEASE_LOCK, [this.keys.lock(grant)], [token]);
+  }
+}

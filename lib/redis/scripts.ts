@@ -1,0 +1,124 @@
+import type { LocalData, Script } from './kv';
+
+/**
+ * The library's Lua scripts and their in-memory twins. Each touches the keys of one sign-in
+ * (or one session) only, and those share a `{hash tag}`, so every script runs on Redis Cluster.
+ */
+
+function versionOf(raw: string | null): number | undefined {
+  if (!raw) return undefined;
+  try {
+    const v = Number((JSON.parse(raw) as { version?: unknown }).version);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function releaseLocal(kv: LocalData, lockKey: string, token: string): void {
+  if (token !== '' && kv.get(lockKey) === token) kv.del(lockKey);
+}
+
+/**
+ * Writes a sign-in's record only if it is newer than the one stored (versions never go
+ * backwards; a sign-out mark has the highest version), then releases the renewal lock if it
+ * is still ours — in one atomic step. Answers 1 when written, 0 when refused.
+ * KEYS: record, lock. ARGV: value, version, ttl (ms), lock token ('' for none).
+ */
+export const WRITE_RECORD: Script = {
+  name: 'write record',
+  lua: `
+local current = redis.call('GET', KEYS[1])
+local written = 1
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) and tonumber(decoded.version) >= tonumber(ARGV[2]) then
+    written = 0
+  end
+end
+if written == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return written`,
+  local(kv, [record, lock], [value, version, ttl, token]) {
+    const current = versionOf(kv.get(record!));
+    const written = current !== undefined && current >= Number(version) ? 0 : 1;
+    if (written) kv.set(record!, value!, Number(ttl));
+    releaseLocal(kv, lock!, token!);
+    return written;
+  },
+};
+
+/** Deletes the lock if it still holds our token. KEYS: lock. ARGV: token. */
+export const RELEASE_LOCK: Script = {
+  name: 'release lock',
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+  local(kv, [lock], [token]) {
+    const held = kv.get(lock!) === token;
+    if (held) kv.del(lock!);
+    return held ? 1 : 0;
+  },
+};
+
+/**
+ * Adds a pending sign-in to a session's set, drops the oldest beyond `max`, and makes the set
+ * live as long as a pending sign-in may. KEYS: set. ARGV: field, value, max, ttl (ms).
+ * Values are JSON (or sealed JSON) whose order is given by the field's creation time, which
+ * the caller puts first in the value as `<ms>|...`.
+ */
+export const ADD_PENDING: Script = {
+  name: 'add pending sign-in',
+  lua: `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local n = redis.call('HLEN', KEYS[1])
+local max = tonumber(ARGV[3])
+if n > max then
+  local all = redis.call('HGETALL', KEYS[1])
+  local items = {}
+  for i = 1, #all, 2 do
+    local t = tonumber(string.match(all[i + 1], '^(%d+)|')) or 0
+    table.insert(items, { all[i], t })
+  end
+  table.sort(items, function(a, b) return a[2] < b[2] end)
+  for i = 1, n - max do redis.call('HDEL', KEYS[1], items[i][1]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return n`,
+  local(kv, [set], [field, value, max, ttl]) {
+    const hash = kv.hashOrNew(set!);
+    hash.set(field!, value!);
+    const limit = Number(max);
+    if (hash.size > limit) {
+      const order = [...hash.entries()].map(([f, v]) => [f, Number(/^(\d+)\|/.exec(v)?.[1] ?? 0)] as const).sort((a, b) => a[1] - b[1]);
+      for (const [f] of order.slice(0, hash.size - limit)) hash.delete(f);
+    }
+    kv.pexpire(set!, Number(ttl));
+    return hash.size;
+  },
+};
+
+/** Removes and returns one pending sign-in, and how many remain. KEYS: set. ARGV: field. */
+export const TAKE_PENDING: Script = {
+  name: 'take pending sign-in',
+  lua: `
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return { v or '', redis.call('HLEN', KEYS[1]) }`,
+  local(kv, [set], [field]) {
+    const hash = kv.hash(set!);
+    const value = hash?.get(field!) ?? '';
+    hash?.delete(field!);
+    if (hash && hash.size === 0) kv.del(set!);
+    return [value, hash?.size ?? 0];
+  },
+};
+
+/** Removes and returns every pending sign-in of a set (flat field/value list). KEYS: set. */
+export const DRAIN_PENDING: Script = {
+  name: 'drain pending sign-ins',
+  lua: `local all = redis.call('HGETALL', KEYS[1]) redis.call('DEL', KEYS[1]) return all`,
+  local(kv, [set]) {
+    const hash = kv.hash(set!);
+    kv.del(set!);
+    return hash ? [...hash.entries()].flat() : [];
+  },
+};

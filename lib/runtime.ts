@@ -1,0 +1,88 @@
+import type { Request } from 'express';
+import { emitter, type SpaceTokenEvent } from './events';
+import { Keys } from './keys';
+import { PendingStore } from './pending';
+import { kvFor, type KV } from './redis';
+import { isEnded, RecordStore } from './records';
+import { RenewalEngine, type Refresher } from './renewal';
+import { SessionState, sessionLife } from './session-state';
+import type { SharedSettings } from './settings';
+import type { StoredTokenSet } from './token-set';
+
+/** What the runtime needs of the strategy (kept narrow so the two do not import each other). */
+export interface RuntimeHost extends Refresher {
+  readonly sessionKey: string;
+  readonly stateMaxAge: number;
+  readonly maxPendingSignIns: number;
+}
+
+/**
+ * Everything the library keeps per strategy, built once from the shared settings on first
+ * use: the Redis (or memory) store, key names, the pending sign-ins, the session state, the
+ * renewal engine and what this process knows of other processes' sign-outs.
+ */
+export class SpaceRuntime {
+  readonly kv: KV;
+  readonly keys: Keys;
+  readonly records: RecordStore;
+  readonly pending: PendingStore;
+  readonly session: SessionState;
+  readonly engine: RenewalEngine;
+  readonly emit: (event: SpaceTokenEvent) => void;
+  /** Sign-ins this process has checked against Redis recently: the version seen, and until when it counts. */
+  private readonly checked = new Map<string, { version: number; until: number }>();
+
+  constructor(readonly settings: SharedSettings, host: RuntimeHost) {
+    this.kv = kvFor(settings.redis, settings.redisTimeout);
+    this.keys = new Keys(settings.keyPrefix);
+    this.emit = emitter(settings.onEvent);
+    this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
+    this.pending = new PendingStore(this.kv, this.keys, settings.encryptionKeys, { max: host.maxPendingSignIns, maxAge: host.stateMaxAge });
+    this.session = new SessionState(host.sessionKey, settings.encryptionKeys);
+    this.engine = new RenewalEngine(this.records, this.kv, this.keys, host, settings, this.emit);
+  }
+
+  /** How long the library's records of this request's sign-in must live: as long as its session. */
+  recordTTL(req: Request): number {
+    return sessionLife(req) ?? this.settings.tokenTTL;
+  }
+
+  /**
+   * Is this session's sign-in still alive, and is there a newer copy of its tokens? A sign-out
+   * marks the sign-in ended in Redis and announces it, so a copy of the session written back by
+   * a request that was still running never authenticates again. This process trusts what it
+   * heard for a while (30 s when it hears announcements, 1 s when it cannot), else asks Redis.
+   */
+  async check(stored: StoredTokenSet): Promise<{ ended: true } | { ended: false; newest: StoredTokenSet }> {
+    if (this.engine.news.get(stored.grant)?.ended) return { ended: true };
+    const now = Date.now();
+    if (this.knownAlive(stored, now)) return { ended: false, newest: stored };
+    const listening = this.settings.redis === undefined ? true : await Promise.race([this.engine.listen(), Promise.resolve(false)]);
+    const record = await this.records.read(stored.grant);
+    if (isEnded(record)) return { ended: true };
+    const newest = record && record.version > stored.version ? record : stored;
+    this.checked.delete(stored.grant);
+    this.checked.set(stored.grant, { version: newest.version, until: now + (listening ? 30_000 : 1000) });
+    if (this.checked.size > 50_000) this.checked.delete(this.checked.keys().next().value as string);
+    return { ended: false, newest };
+  }
+
+  /** Records that this process has just seen (issued or renewed) this copy. */
+  remember(tokens: StoredTokenSet, listening = false): void {
+    this.checked.set(tokens.grant, { version: tokens.version, until: Date.now() + (listening ? 30_000 : 1000) });
+  }
+
+  /** True when this process knows, without asking Redis, that this copy is alive and the newest. */
+  knownAlive(stored: StoredTokenSet, now = Date.now()): boolean {
+    const seen = this.checked.get(stored.grant);
+    if (!seen || seen.until <= now || seen.version > stored.version) return false;
+    const news = this.engine.news.get(stored.grant);
+    return !news || (!news.ended && news.version <= stored.version);
+  }
+
+  /** Ends a sign-in everywhere: marked in Redis, announced, and forgotten here. */
+  async end(grant: string, req: Request): Promise<void> {
+    await this.engine.end(grant, this.recordTTL(req));
+    this.checked.delete(grant);
+  }
+}

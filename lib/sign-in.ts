@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError, isRedisOutage } from './errors';
+import { fingerprint } from './keys';
+import { randomToken, type PendingSignIn } from './pending';
+import type { SpaceProfile } from './profile';
+import { answerSignInFailed, answerUnavailable } from './respond';
+import { safeReturnTo } from './return-to';
+import { isBlankSession, saveSession, sessionOf } from './session-state';
+import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from './strategy';
+import type { StoredTokenSet } from './token-set';
+import type { SpaceVerified } from './options';
+
+type Challenge = { message: string };
+
+/**
+ * Starts a sign-in: the pending sign-in (state, PKCE verifier, where to return) is stored,
+ * and a session made for it saved, *before* the browser is sent to Space; if the store cannot
+ * take them the answer is 503, not a redirect that could only fail on the way back.
+ */
+export async function startSignIn(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
+  const res = req.res!;
+  res.set('Cache-Control', 'no-store');
+  const runtime = strategy.runtime;
+  try {
+    const url = await strategy.createSignInURL(req, options);
+    runtime.emit({ event: 'signin.started' });
+    strategy.redirect(url);
+  } catch (err) {
+    if (!isRedisOutage(err)) throw err;
+    runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
+    answerUnavailable(req, res, 'store');
+  }
+}
+
+/** Records a pending sign-in and returns the `/oauth/auth` URL; see {@link SpaceStrategy.createSignInURL}. */
+export async function createSignInURL(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<string> {
+  const session = sessionOf(req);
+  const sessionID = (req as unknown as { sessionID?: string }).sessionID;
+  if (!session || !sessionID) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
+  const settings = strategy.settings;
+  const redirectURI = strategy.redirectURI(req);
+  const verifier = randomToken();
+  const scopeOption = options.scope ?? settings.scope;
+  const scope = Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption;
+  const signIn: PendingSignIn = { verifier, redirectURI, scope, createdAt: Date.now() };
+  const returnTo = safeReturnTo(options.returnTo ?? (req.query as Record<string, unknown>).returnTo);
+  if (returnTo) signIn.returnTo = returnTo;
+  const state = await strategy.runtime.pending.add(sessionID, signIn);
+  if (isBlankSession(session)) {
+    // A session made only for this sign-in: it lives about as long as the sign-in may take,
+    // and must exist (with its cookie) before the browser comes back.
+    if (session.cookie) session.cookie.maxAge = settings.stateMaxAge;
+    session[settings.sessionKey] = {};
+    await saveSession(req);
+  }
+  const url = new URL(`${strategy.spaceURL}/oauth/auth`);
+  for (const [name, value] of Object.entries(strategy.authorizationParams(options))) url.searchParams.set(name, value);
+  url.searchParams.set('response_type', 'code');
+  url.searchParams.set('client_id', settings.clientID);
+  url.searchParams.set('redirect_uri', redirectURI);
+  url.searchParams.set('scope', scope);
+  url.searchParams.set('state', state);
+  // Space treats a missing code_challenge_method as "plain" (docs/space-api.md#pkce): always say S256.
+  url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+  url.searchParams.set('code_challenge_method', 'S256');
+  return url.toString();
+}
+
+function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired'): Challenge {
+  switch (reason) {
+    case 'missing': return { message: 'Sign-in callback has no state; start signing in again' };
+    case 'malformed': return { message: 'Sign-in callback has a malformed state; start signing in again' };
+    case 'expired': return { message: 'Sign-in took too long; start signing in again' };
+    default: return { message: 'Sign-in state does not match a sign-in started in this browser (already used, expired, started elsewhere, or cookies are blocked); start signing in again' };
+  }
+}
+
+/** Completes a sign-in on the callback: state, code exchange, profile, verify, login. */
+export async function completeSignIn(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+  const query = req.query as Record<string, unknown>;
+  const res = req.res!;
+  const runtime = strategy.runtime;
+  const settings = strategy.settings;
+  // The callback URL carries a code: keep it out of caches and Referer headers (RFC 9700 §4.2.4, §4.3).
+  res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+  const fail = (challenge: Challenge, status: number, reason: string): void => {
+    runtime.emit({ event: 'signin.refused', reason, status });
+    if (!gate || options.failureRedirect) return strategy.fail(challenge, status);
+    answerSignInFailed(req, res, status, challenge.message, strategy.signInPath);
+  };
+  // RFC 6749 §3.1: parameters must not be repeated. With Express's parser a repeated
+  // parameter arrives as an array (or an object for `a[b]=`): refuse before anything else.
+  for (const name of ['code', 'state', 'error', 'error_description']) {
+    if (query[name] !== undefined && typeof query[name] !== 'string') {
+      return fail({ message: `Malformed sign-in callback: "${name}" is repeated or not a plain value` }, 400, 'malformed_callback');
+    }
+  }
+  const session = sessionOf(req)!;
+  const sessionID = (req as unknown as { sessionID: string }).sessionID;
+  let taken;
+  try {
+    taken = await runtime.pending.take(sessionID, query.state, Date.now());
+  } catch (err) {
+    if (!(err instanceof RedisUnavailableError)) throw err;
+    return answerUnavailable(req, res, 'store');
+  }
+  if (!taken.ok) {
+    // A callback replayed by the back button of a signed-in user: just go home.
+    if (gate && taken.reason !== 'missing' && typeof req.isAuthenticated === 'function' && req.isAuthenticated()) {
+      return void res.redirect(String(options.successRedirect ?? '/'));
+    }
+    return fail(stateChallenge(taken.reason), 403, `state_${taken.reason}`);
+  }
+  const { signIn, remaining } = taken;
+
+  if (query.error !== undefined) {
+    // The state matched, so this error really comes from the sign-in this browser started.
+    if (query.error === 'access_denied') return fail({ message: 'Sign-in was cancelled in Space' }, 401, 'access_denied');
+    const error = String(query.error).slice(0, 100);
+    const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+    runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
+    return strategy.error(new SpaceAuthorizationError(
+      `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,
+      { code: 'SPACE_AUTHORIZATION_FAILED', error, errorDescription: description },
+    ));
+  }
+  if (typeof query.code !== 'string' || query.code === '') return fail({ message: 'Sign-in callback has no code' }, 400, 'no_code');
+
+  let answer;
+  try {
+    answer = await strategy.client.exchangeCode({
+      code: query.code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
+      extra: strategy.tokenParams(options) as Record<string, string>,
+    });
+  } catch (err) {
+    // A used, expired or mismatched code: the user can simply try again.
+    if (err instanceof SpaceTokenError && err.error === 'invalid_grant') {
+      const said = `${err.status ?? ''} invalid_grant${err.errorDescription ? `: "${err.errorDescription}"` : ''}`.trim();
+      return fail({ message: `Sign-in did not complete: Space refused the code (${said}); start signing in again` }, 400, 'invalid_grant');
+    }
+    throw err;
+  }
+  const profile = settings.skipUserProfile
+    ? ({ provider: 'space' } as SpaceProfile)
+    : await strategy.client.profile(answer.tokens.accessToken, settings.profileFields);
+
+  const previous = runtime.session.read(session);
+  const stored: StoredTokenSet = { ...answer.tokens, issuedAt: answer.issuedAt, grant: randomToken(), version: 1 };
+  const verified: SpaceVerified = (err, user, info) => {
+    if (err) return strategy.error(err as Error);
+    if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
+    const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
+    if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
+    runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (oldID, loginErr) => {
+      if (loginErr) return;
+      const newID = (req as unknown as { sessionID: string }).sessionID;
+      if (remaining > 0 && newID !== oldID) await runtime.pending.move(oldID, newID).catch(() => undefined);
+      // Nothing of a previous user survives: their sign-in ends here and at Space.
+      if (previous && previous.grant !== stored.grant) await endPrevious(strategy, req, previous);
+      runtime.remember(stored);
+      runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
+    });
+    if (!gate) return strategy.success(user, authInfo);
+    // Gate mode: nothing after this middleware handles the callback path, so land the
+    // user on the page first asked for here.
+    req.logIn(user, (loginErr?: unknown) => {
+      if (loginErr) return strategy.error(loginErr as Error);
+      const s = sessionOf(req);
+      if (s) delete s.returnTo;
+      res.redirect(signIn.returnTo ?? String(options.successRedirect ?? '/'));
+    });
+  };
+  strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
+}
+
+async function endPrevious(strategy: SpaceStrategy, req: Request, previous: StoredTokenSet): Promise<void> {
+  await strategy.runtime.end(previous.grant, req).catch(() => undefined);
+  if (previous.expiresAt > Date.now()) {
+    strategy.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,52 @@
+import { scrubRedisError } from './errors';
+import { isRecord } from './validate';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- express-session's Store, typed structurally. */
+type Callback = (err?: any, value?: any) => void;
+interface StoreLike {
+  get(sid: string, cb: Callback): void;
+  set(sid: string, session: unknown, cb?: Callback): void;
+  destroy(sid: string, cb?: Callback): void;
+  touch?(sid: string, session: unknown, cb?: Callback): void;
+}
+
+const guarded = new WeakSet<object>();
+
+/** A value express-session can turn back into a session: an object with a cookie object. */
+function isSessionShape(value: unknown): boolean {
+  return isRecord(value) && isRecord(value.cookie);
+}
+
+/**
+ * Makes the app's session store safe to meet with damaged data and failing writes, once per
+ * store:
+ * - a value that is not JSON, or not a session, reads as no session (the request is anonymous
+ *   and the key is deleted), never as a 500 on every request for the key's whole life;
+ * - a failed write never carries the session it tried to write: ioredis quotes a command's
+ *   arguments in its errors, and a session's arguments are its tokens.
+ * The store's own API (`get`, `set`, `touch`) is wrapped, not its internals.
+ */
+export function guardStore(store: unknown): void {
+  if (!store || typeof store !== 'object' || guarded.has(store)) return;
+  const s = store as StoreLike;
+  if (typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.destroy !== 'function') return;
+  guarded.add(store);
+  const { get, set, touch, destroy } = s;
+  s.get = function guardedGet(sid, cb) {
+    get.call(this, sid, (err, value) => {
+      if (err instanceof SyntaxError || (!err && value != null && !isSessionShape(value))) {
+        destroy.call(this, sid, () => cb());
+        return;
+      }
+      cb(err ? scrubRedisError(err) : err, value);
+    });
+  };
+  s.set = function guardedSet(sid, session, cb) {
+    set.call(this, sid, session, (err) => cb?.(err ? scrubRedisError(err) : err));
+  };
+  if (typeof touch === 'function') {
+    s.touch = function guardedTouch(sid, session, cb) {
+      touch.call(this, sid, session, (err) => cb?.(err ? scrubRedisError(err) : err));
+    };
+  }
+}

@@ -10,6 +10,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { MAX_BODY_BYTES } from './defaults.js';
+import { Directory, type SpaceEmulatorMembershipInput, type SpaceEmulatorRole, type SpaceEmulatorTeam } from './directory.js';
 import { cannedReply, FaultList, type SpaceEmulatorFault } from './faults.js';
 import { GrantStore } from './grants.js';
 import { TokenSigner } from './jwt.js';
@@ -48,6 +49,15 @@ export interface SpaceEmulator {
   /** Registers another application; throws a TypeError if the id is taken or the client is malformed. */
   addClient(client: SpaceEmulatorClient): void;
   readonly users: ReadonlyArray<SpaceEmulatorUser>;
+  /** The directory's teams (a snapshot, every field filled in). */
+  readonly teams: ReadonlyArray<Readonly<SpaceEmulatorTeam>>;
+  /** The directory's roles (a snapshot). */
+  readonly roles: ReadonlyArray<Readonly<SpaceEmulatorRole>>;
+  /**
+   * Replaces the memberships of one user (id or username); the next API call sees them. Throws a
+   * TypeError for an unknown user, team or role, or a malformed membership.
+   */
+  setMemberships(userIdOrUsername: string, memberships: SpaceEmulatorMembershipInput[]): void;
 }
 
 function mediaTypeOf(req: IncomingMessage): string {
@@ -83,6 +93,7 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
     clients: new Map(resolved.clients.map((c) => [c.clientID, c])),
     users: resolved.users,
     store: new GrantStore(now),
+    directory: new Directory(resolved.directory.teams, resolved.directory.roles, resolved.directory.memberships),
     signer,
     get url() {
       return baseURL;
@@ -196,6 +207,17 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
       state.clients.set(checked.clientID, checked);
     },
     users: state.users,
+    get teams() {
+      return state.directory.teams.map((t) => ({ ...t }));
+    },
+    get roles() {
+      return state.directory.roles.map((r) => ({ ...r }));
+    },
+    setMemberships(userIdOrUsername, memberships) {
+      const user = typeof userIdOrUsername === 'string' ? findUser(state.users, userIdOrUsername) : undefined;
+      if (!user) throw new TypeError(`setMemberships: no user with id or username "${String(userIdOrUsername)}"`);
+      state.directory.setMemberships(user, memberships);
+    },
   };
   return emulator;
 }

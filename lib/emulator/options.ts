@@ -113,6 +113,11 @@ export interface SpaceEmulatorOptions {
    * default `['global:Profile.Memberships.View', 'Profile.Memberships.View']`.
    */
   membershipScopes?: string[];
+  /**
+   * How many requests `requests` and `count()` remember: the log keeps the latest this many,
+   * so a long run stays within bounded memory. Default 1000; `Infinity` keeps every request.
+   */
+  maxRecordedRequests?: number;
 }
 
 /** Options after defaults are applied and values are checked. */
@@ -137,6 +142,7 @@ export interface ResolvedOptions {
   tls: { key: string | Buffer; cert: string | Buffer } | null;
   directory: ResolvedDirectory;
   membershipScopes: string[];
+  maxRecordedRequests: number;
 }
 
 function fail(option: string, expected: string): never {
@@ -237,6 +243,11 @@ export function resolveOptions(options: SpaceEmulatorOptions = {}): ResolvedOpti
     tls = { key: options.tls.key, cert: options.tls.cert };
   }
 
+  const maxRecordedRequests = options.maxRecordedRequests ?? 1000;
+  if (maxRecordedRequests !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxRecordedRequests) || maxRecordedRequests < 1)) {
+    fail('maxRecordedRequests', 'a positive integer or Infinity');
+  }
+
   return {
     port,
     host,
@@ -258,5 +269,6 @@ export function resolveOptions(options: SpaceEmulatorOptions = {}): ResolvedOpti
     tls,
     directory: resolveDirectory(options, users),
     membershipScopes: scopeList(options.membershipScopes, 'membershipScopes', ['global:Profile.Memberships.View', 'Profile.Memberships.View']),
+    maxRecordedRequests,
   };
 }

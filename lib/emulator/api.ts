@@ -71,7 +71,7 @@ export function memberProfile(user: SpaceEmulatorUser): Json {
 }
 
 /** Applies `$fields` from the query; a malformed query or selection is a 400 `validation-error`. */
-function project(req: EmulatorRequest, value: Json, whenAbsent: (v: Json) => Json = (v) => v): Reply {
+export function project(req: EmulatorRequest, value: Json, whenAbsent: (v: Json) => Json = (v) => v): Reply {
   if (req.query === null) return apiError(400, 'validation-error', 'The query string is malformed.');
   if (req.query.duplicates().includes('$fields')) return apiError(400, 'validation-error', '$fields is repeated.');
   const fields = req.query.get('$fields');

@@ -2,6 +2,7 @@
  * What request handlers share: the emulator's mutable state, and the parsed request they get.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Directory } from './directory.js';
 import type { GrantStore } from './grants.js';
 import type { TokenSigner } from './jwt.js';
 import type { ResolvedOptions, SpaceEmulatorClient, SpaceEmulatorUser } from './options.js';
@@ -14,6 +15,8 @@ export interface EmulatorState {
   readonly clients: Map<string, SpaceEmulatorClient>;
   readonly users: readonly SpaceEmulatorUser[];
   readonly store: GrantStore;
+  /** Teams, roles and memberships; `setMemberships` changes it at run time. */
+  readonly directory: Directory;
   readonly signer: TokenSigner;
   /** Base URL of the emulator, used as the token issuer. */
   readonly url: string;

@@ -7,6 +7,7 @@
  * access tokens" (SPACE-API.md §1, §5.5) and what strict rotation does on replay (RFC 9700 §4.14.2).
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { MAX_ROTATED_OUT_PER_GRANT, RETAIN_EXPIRED_MS, SweepSchedule } from './bounds.js';
 
 /** An issued authorization code and everything it is bound to (RFC 6749 §4.1.2, RFC 7636 §4.4). */
 export interface AuthorizationCode {
@@ -53,11 +54,16 @@ export class GrantStore {
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   /** `client \n user` pairs that already got a refresh token from a code exchange. */
   private readonly refreshTokenIssued = new Set<string>();
-  /** ids (`jti`) of access tokens issued so far, and those force-expired by `expireAll`. */
-  private readonly accessTokenIds = new Set<string>();
+  /** Access tokens (`jti`) issued and not yet forgotten, with their grant and expiry (ms, Infinity if unknown). */
+  private readonly accessTokens = new Map<string, { grantID: string | null; expiresAt: number }>();
+  /** Those force-expired by `expireAllAccessTokens`. */
   private readonly expiredAccessTokenIds = new Set<string>();
-  /** SHA-256 digests of PKCE verifiers seen so far (conformance `EnsurePkceCodeVerifierNotUsed`). */
-  private readonly verifierDigests = new Set<string>();
+  /** SHA-256 digests of PKCE verifiers and when they were seen (conformance `EnsurePkceCodeVerifierNotUsed`). */
+  private readonly verifierDigests = new Map<string, number>();
+  /** Per grant: when it last mattered (created, revoked); rotated-out refresh tokens, oldest first. */
+  private readonly grantTouched = new Map<string, number>();
+  private readonly rotatedOut = new Map<string, string[]>();
+  private readonly sweeps = new SweepSchedule();
   /** Replays of rotated-out refresh tokens seen in strict-rotation mode. */
   reuseCount = 0;
 
@@ -65,6 +71,7 @@ export class GrantStore {
 
   /** Stores a new code valid for `ttlSeconds` and returns it. */
   issueCode(fields: Omit<AuthorizationCode, 'expiresAt' | 'used' | 'grantID'>, ttlSeconds: number): string {
+    this.maybePrune();
     const code = randomToken();
     this.codes.set(code, { ...fields, expiresAt: this.now() + ttlSeconds * 1000, used: false, grantID: null });
     return code;
@@ -82,8 +89,10 @@ export class GrantStore {
 
   /** Creates a grant; with `withRefreshToken` it also gets a live refresh token. */
   createGrant(clientID: string, userID: string, scope: string, withRefreshToken: boolean): Grant {
+    this.maybePrune();
     const grant: Grant = { id: randomToken(12), clientID, userID, scope, revoked: false, refreshToken: null };
     this.grants.set(grant.id, grant);
+    this.grantTouched.set(grant.id, this.now());
     if (withRefreshToken) {
       this.newRefreshToken(grant);
       this.refreshTokenIssued.add(pairKey(clientID, userID));
@@ -101,6 +110,11 @@ export class GrantStore {
     if (grant.refreshToken !== null) {
       const old = this.refreshTokens.get(grant.refreshToken);
       if (old) old.live = false;
+      const rotated = this.rotatedOut.get(grant.id) ?? [];
+      rotated.push(grant.refreshToken);
+      // Bounded memory: a replay of a token older than this many rotations is just "invalid".
+      if (rotated.length > MAX_ROTATED_OUT_PER_GRANT) this.refreshTokens.delete(rotated.shift() ?? '');
+      this.rotatedOut.set(grant.id, rotated);
     }
     const token = randomToken();
     this.refreshTokens.set(token, { grantID: grant.id, live: true });
@@ -128,6 +142,7 @@ export class GrantStore {
     const grant = this.grants.get(id);
     if (!grant || grant.revoked) return;
     grant.revoked = true;
+    this.grantTouched.set(id, Math.max(this.grantTouched.get(id) ?? 0, this.now()));
     if (grant.refreshToken !== null) this.refreshTokenIssued.delete(pairKey(grant.clientID, grant.userID));
   }
 
@@ -136,27 +151,65 @@ export class GrantStore {
     for (const grant of this.grants.values()) if (userID === undefined || grant.userID === userID) this.revokeGrant(grant.id);
   }
 
-  /** Records an issued access token id. */
-  recordAccessToken(jti: string): void {
-    this.accessTokenIds.add(jti);
+  /**
+   * Records an issued access token id, with its grant and expiry (emulator-clock ms). Without an
+   * expiry the record, and its grant, are never forgotten (a token that does not expire).
+   */
+  recordAccessToken(jti: string, grantID: string | null = null, expiresAt = Number.POSITIVE_INFINITY): void {
+    this.maybePrune();
+    this.accessTokens.set(jti, { grantID, expiresAt });
   }
 
   /** Every access token issued so far is treated as expired from now on. */
   expireAllAccessTokens(): void {
-    for (const jti of this.accessTokenIds) this.expiredAccessTokenIds.add(jti);
+    for (const jti of this.accessTokens.keys()) this.expiredAccessTokenIds.add(jti);
   }
 
   /** Remembers a PKCE verifier; returns true if it was seen before. */
   noteVerifier(verifier: string): boolean {
     const digest = createHash('sha256').update(verifier).digest('base64url');
-    if (this.verifierDigests.has(digest)) return true;
-    this.verifierDigests.add(digest);
-    return false;
+    const seen = this.verifierDigests.has(digest);
+    this.verifierDigests.set(digest, this.now());
+    return seen;
   }
 
   /** True if `expireAllAccessTokens` covered this access token. */
   isForceExpired(jti: string): boolean {
     return this.expiredAccessTokenIds.has(jti);
+  }
+
+  /** How many of each thing the store holds (for `SpaceEmulator.stats()`). */
+  sizes(): { codes: number; grants: number; refreshTokens: number; accessTokens: number; verifiers: number } {
+    const { codes, grants, refreshTokens, accessTokens, verifierDigests } = this;
+    return { codes: codes.size, grants: grants.size, refreshTokens: refreshTokens.size, accessTokens: accessTokens.size, verifiers: verifierDigests.size };
+  }
+
+  /** Sweeps when one is due (bounds.ts); called whenever something new is issued. */
+  private maybePrune(): void {
+    const now = this.now();
+    if (this.sweeps.due(now)) this.prune(now - RETAIN_EXPIRED_MS);
+  }
+
+  /** Forgets what expired (or stopped mattering) before `cutoff`, as bounds.ts lists. */
+  private prune(cutoff: number): void {
+    for (const [code, c] of this.codes) if (c.expiresAt <= cutoff) this.codes.delete(code);
+    for (const [digest, seenAt] of this.verifierDigests) if (seenAt <= cutoff) this.verifierDigests.delete(digest);
+    const inUse = new Set<string>();
+    for (const [jti, t] of this.accessTokens) {
+      if (t.expiresAt <= cutoff) {
+        this.accessTokens.delete(jti);
+        this.expiredAccessTokenIds.delete(jti);
+      } else if (t.grantID !== null) inUse.add(t.grantID);
+    }
+    for (const [id, grant] of this.grants) {
+      const canIssue = !grant.revoked && grant.refreshToken !== null;
+      if (canIssue || inUse.has(id) || (this.grantTouched.get(id) ?? 0) > cutoff) continue;
+      this.grants.delete(id);
+      this.grantTouched.delete(id);
+      if (grant.refreshToken !== null) this.refreshTokens.delete(grant.refreshToken);
+      for (const token of this.rotatedOut.get(id) ?? []) this.refreshTokens.delete(token);
+      this.rotatedOut.delete(id);
+    }
   }
 }
 

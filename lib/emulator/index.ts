@@ -14,4 +14,6 @@ export type { SpaceEmulator } from './server.js';
 export type { SpaceEmulatorClient, SpaceEmulatorOptions, SpaceEmulatorUser } from './options.js';
 export type { SpaceEmulatorFault } from './faults.js';
 export type { SpaceEmulatorRequest } from './requests.js';
+export type { SpaceEmulatorMembership, SpaceEmulatorMembershipInput, SpaceEmulatorRole, SpaceEmulatorTeam } from './directory.js';
+export type { SpaceEmulatorStats } from './bounds.js';
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from './defaults.js';

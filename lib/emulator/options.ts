@@ -12,6 +12,8 @@ import {
   defaultClients,
   defaultUsers,
 } from './defaults.js';
+import type { SpaceEmulatorMembership, SpaceEmulatorRole, SpaceEmulatorTeam } from './directory.js';
+import { resolveDirectory, type ResolvedDirectory } from './directory-options.js';
 
 /** A Space member known to the emulator. Becomes a `TD_MemberProfile` (SPACE-API.md §5.3). */
 export interface SpaceEmulatorUser {
@@ -92,6 +94,30 @@ export interface SpaceEmulatorOptions {
   listsWithoutFields?: boolean;
   /** Serve HTTPS with this key and certificate instead of HTTP (SECURITY-CATALOG.md §0 "HTTPS variant"). */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Teams of the directory; `parentId` nests them. Default: `Acme › Platform › Storage`,
+   * `Acme › Marketing` and an archived `Acme › Legacy Tools` (see docs/emulator.md).
+   */
+  teams?: SpaceEmulatorTeam[];
+  /** Roles members hold in teams; default "Team Lead", "Engineer", "Designer". */
+  roles?: SpaceEmulatorRole[];
+  /**
+   * Who is in which team with which role. Default (only with the default teams and roles, and
+   * only for default users present): john.doe leads Storage, jane.roe designs in Marketing, plus
+   * an archived, an ended and an unapproved membership. Change one user's at run time with
+   * `setMemberships`.
+   */
+  memberships?: SpaceEmulatorMembership[];
+  /**
+   * Scope elements of which one must be granted to list memberships (`**` always passes);
+   * default `['global:Profile.Memberships.View', 'Profile.Memberships.View']`.
+   */
+  membershipScopes?: string[];
+  /**
+   * How many requests `requests` and `count()` remember: the log keeps the latest this many,
+   * so a long run stays within bounded memory. Default 1000; `Infinity` keeps every request.
+   */
+  maxRecordedRequests?: number;
 }
 
 /** Options after defaults are applied and values are checked. */
@@ -114,6 +140,9 @@ export interface ResolvedOptions {
   organizationScopes: string[];
   listsWithoutFields: boolean;
   tls: { key: string | Buffer; cert: string | Buffer } | null;
+  directory: ResolvedDirectory;
+  membershipScopes: string[];
+  maxRecordedRequests: number;
 }
 
 function fail(option: string, expected: string): never {
@@ -214,6 +243,11 @@ export function resolveOptions(options: SpaceEmulatorOptions = {}): ResolvedOpti
     tls = { key: options.tls.key, cert: options.tls.cert };
   }
 
+  const maxRecordedRequests = options.maxRecordedRequests ?? 1000;
+  if (maxRecordedRequests !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxRecordedRequests) || maxRecordedRequests < 1)) {
+    fail('maxRecordedRequests', 'a positive integer or Infinity');
+  }
+
   return {
     port,
     host,
@@ -233,5 +267,8 @@ export function resolveOptions(options: SpaceEmulatorOptions = {}): ResolvedOpti
     organizationScopes: scopeList(options.organizationScopes, 'organizationScopes', []),
     listsWithoutFields: bool(options.listsWithoutFields, 'listsWithoutFields', true),
     tls,
+    directory: resolveDirectory(options, users),
+    membershipScopes: scopeList(options.membershipScopes, 'membershipScopes', ['global:Profile.Memberships.View', 'Profile.Memberships.View']),
+    maxRecordedRequests,
   };
 }

@@ -54,6 +54,11 @@ export class Params {
     return this.values.get(name)?.[0];
   }
 
+  /** Every value of `name`, in order; empty if absent. */
+  getAll(name: string): string[] {
+    return [...(this.values.get(name) ?? [])];
+  }
+
   /** True if `name` occurs at all (even with an empty value). */
   has(name: string): boolean {
     return this.values.has(name);

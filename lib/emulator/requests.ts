@@ -44,29 +44,49 @@ export interface RequestRecord {
   faulted: boolean;
 }
 
-/** Ordered log of requests. */
+/**
+ * Ordered log of the latest requests: a ring that keeps the newest `max` records and drops the
+ * oldest, so an emulator serving a long run holds bounded memory. `count()` and `requests` see
+ * the retained window only; `seen` counts every request since the last reset.
+ */
 export class RequestLog {
-  private entries: RequestRecord[] = [];
+  private ring: RequestRecord[] = [];
+  /** Index of the oldest record once the ring is full. */
+  private start = 0;
+  /** Requests added since creation or the last reset, retained or not. */
+  seen = 0;
+
+  constructor(private readonly max: number = Number.POSITIVE_INFINITY) {}
 
   /** Appends a record and returns it, so the server can fill in the status later. */
   add(record: RequestRecord): RequestRecord {
-    this.entries.push(record);
+    this.seen += 1;
+    if (this.ring.length < this.max) this.ring.push(record);
+    else {
+      this.ring[this.start] = record;
+      this.start = (this.start + 1) % this.ring.length;
+    }
     return record;
   }
 
-  /** The live list of records (the public `requests` getter copies it). */
+  /** The retained records, oldest first (a new array). */
   get all(): ReadonlyArray<SpaceEmulatorRequest> {
-    return this.entries;
+    return this.start === 0 ? [...this.ring] : [...this.ring.slice(this.start), ...this.ring.slice(0, this.start)];
+  }
+
+  /** How many records are retained. */
+  get size(): number {
+    return this.ring.length;
   }
 
   /**
-   * Counts requests to `path` whose form body or query has every given field, e.g.
+   * Counts retained requests to `path` whose form body or query has every given field, e.g.
    * `count('/oauth/token', { grant_type: 'refresh_token' })`. A body field wins over a query
    * field of the same name.
    */
   count(path: string, fields: Record<string, string> = {}): number {
     const wanted = Object.entries(fields);
-    return this.entries.filter((r) => {
+    return this.ring.filter((r) => {
       if (r.path !== path) return false;
       return wanted.every(([name, value]) => {
         const actual = r.body && Object.hasOwn(r.body, name) ? r.body[name] : Object.hasOwn(r.query, name) ? r.query[name] : undefined;
@@ -75,8 +95,10 @@ export class RequestLog {
     }).length;
   }
 
-  /** Forgets every record. */
+  /** Forgets every record and zeroes `seen`. */
   reset(): void {
-    this.entries = [];
+    this.ring = [];
+    this.start = 0;
+    this.seen = 0;
   }
 }

@@ -8,6 +8,7 @@ import { handleAttachment, handleOrganization, handleProfile, handleRevokeSelf, 
 import { handleApprove, handleAuthorize } from './authorize.js';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { apiError, jsonReply, type Reply } from './reply.js';
+import { handleMemberships, MEMBERSHIPS_PATH } from './memberships.js';
 import { handleToken } from './token.js';
 
 type Handler = (state: EmulatorState, req: EmulatorRequest) => Reply;
@@ -25,6 +26,7 @@ const ROUTES: ReadonlyMap<string, Readonly<Record<string, Handler>>> = new Map<s
   ['/api/http/team-directory/profiles/me', { GET: handleProfile }],
   ['/api/http/organization', { GET: handleOrganization }],
   [REVOKE_SELF_PATH, { DELETE: handleRevokeSelf }],
+  [MEMBERSHIPS_PATH, { GET: handleMemberships }],
 ]);
 
 /** Attachments live under `/d/<id>` (SPACE-API.md §5.4). */

@@ -8,8 +8,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { SpaceEmulatorStats } from './bounds.js';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { MAX_BODY_BYTES } from './defaults.js';
+import { Directory, type SpaceEmulatorMembershipInput, type SpaceEmulatorRole, type SpaceEmulatorTeam } from './directory.js';
 import { cannedReply, FaultList, type SpaceEmulatorFault } from './faults.js';
 import { GrantStore } from './grants.js';
 import { TokenSigner } from './jwt.js';
@@ -32,9 +34,13 @@ export interface SpaceEmulator {
   /** Adds a fault after the existing ones (faults are matched in order). */
   inject(fault: SpaceEmulatorFault): void;
   clearFaults(): void;
-  /** Every request seen, in order (a snapshot). */
+  /** The latest requests (at most `maxRecordedRequests`, default 1000), oldest first (a snapshot). */
   readonly requests: ReadonlyArray<SpaceEmulatorRequest>;
-  /** Counts requests to `path` whose form body or query has all `fields`, e.g. `count('/oauth/token', { grant_type: 'refresh_token' })`. */
+  /**
+   * Counts retained requests (see `requests`) to `path` whose form body or query has all `fields`,
+   * e.g. `count('/oauth/token', { grant_type: 'refresh_token' })`. Exact while fewer than
+   * `maxRecordedRequests` requests arrived since the last `resetRequests()`.
+   */
   count(path: string, fields?: Record<string, string>): number;
   resetRequests(): void;
   /** Requests that presented a rotated-out refresh token (strict rotation mode); 0 for a correct client. */
@@ -48,6 +54,17 @@ export interface SpaceEmulator {
   /** Registers another application; throws a TypeError if the id is taken or the client is malformed. */
   addClient(client: SpaceEmulatorClient): void;
   readonly users: ReadonlyArray<SpaceEmulatorUser>;
+  /** The directory's teams (a snapshot, every field filled in). */
+  readonly teams: ReadonlyArray<Readonly<SpaceEmulatorTeam>>;
+  /** The directory's roles (a snapshot). */
+  readonly roles: ReadonlyArray<Readonly<SpaceEmulatorRole>>;
+  /**
+   * Replaces the memberships of one user (id or username); the next API call sees them. Throws a
+   * TypeError for an unknown user, team or role, or a malformed membership.
+   */
+  setMemberships(userIdOrUsername: string, memberships: SpaceEmulatorMembershipInput[]): void;
+  /** What the emulator holds in memory now (retained requests, codes, grants, tokens). */
+  stats(): SpaceEmulatorStats;
 }
 
 function mediaTypeOf(req: IncomingMessage): string {
@@ -74,7 +91,7 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
   const signer = await TokenSigner.create();
   let clockOffset = 0;
   const now = (): number => Date.now() + clockOffset;
-  const log = new RequestLog();
+  const log = new RequestLog(resolved.maxRecordedRequests);
   const faults = new FaultList();
   let baseURL = '';
 
@@ -83,6 +100,7 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
     clients: new Map(resolved.clients.map((c) => [c.clientID, c])),
     users: resolved.users,
     store: new GrantStore(now),
+    directory: new Directory(resolved.directory.teams, resolved.directory.roles, resolved.directory.memberships),
     signer,
     get url() {
       return baseURL;
@@ -196,6 +214,18 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
       state.clients.set(checked.clientID, checked);
     },
     users: state.users,
+    get teams() {
+      return state.directory.teams.map((t) => ({ ...t }));
+    },
+    get roles() {
+      return state.directory.roles.map((r) => ({ ...r }));
+    },
+    setMemberships(userIdOrUsername, memberships) {
+      const user = typeof userIdOrUsername === 'string' ? findUser(state.users, userIdOrUsername) : undefined;
+      if (!user) throw new TypeError(`setMemberships: no user with id or username "${String(userIdOrUsername)}"`);
+      state.directory.setMemberships(user, memberships);
+    },
+    stats: () => ({ requestsSeen: log.seen, requestsRetained: log.size, ...state.store.sizes() }),
   };
   return emulator;
 }

@@ -23,7 +23,7 @@ export function issueAccessToken(state: EmulatorState, grant: Grant, scope: stri
   // Round exp up: a client that trusts expires_in must never see the token die early.
   const exp = Math.ceil((now + state.options.accessTokenTTL * 1000) / 1000);
   const jti = randomToken(16);
-  state.store.recordAccessToken(jti);
+  state.store.recordAccessToken(jti, grant.id, exp * 1000);
   return state.signer.sign({ iss: state.url, sub: grant.userID, aud: grant.clientID, iat, exp, jti, scope, grant_id: grant.id });
 }
 

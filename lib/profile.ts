@@ -4,7 +4,7 @@ import { isRecord } from './http';
 /**
  * The `$fields` asked of `GET /api/http/team-directory/profiles/me` by default: what the
  * normalized profile needs. Space returns only top-level scalars without `$fields`, so
- * lists like `emails` must be asked for by name (SPACE-API.md §5.2).
+ * lists like `emails` must be asked for by name (docs/space-api.md#profile).
  */
 export const DEFAULT_PROFILE_FIELDS = 'id,username,name(firstName,lastName),emails(email,verified),avatar,smallAvatar,profilePicture';
 
@@ -30,9 +30,12 @@ export interface SpaceProfile extends Profile {
   emails: Array<{ value: string; verified: boolean }>;
   /** Avatar URLs (`<spaceURL>/d/<id>`), largest first. They need the user's bearer token: serve them through your app. */
   photos: Array<{ value: string }>;
-  /** The raw JSON text Space answered. */
+  /**
+   * The raw JSON text Space answered. Not enumerable: it is there for the verify callback,
+   * but never serialized into a session (Space's answer can be up to 1 MB).
+   */
   _raw: string;
-  /** The parsed JSON Space answered. */
+  /** The parsed JSON Space answered. Not enumerable, like `_raw`. */
   _json: SpaceMemberProfileJSON;
 }
 
@@ -46,7 +49,7 @@ function text(value: unknown): string {
 /**
  * Maps Space's profile JSON to a Passport profile. Pure: no I/O. Fields are copied from an
  * allow-list with length caps, so hostile content cannot grow the session or pollute
- * prototypes (SECURITY-CATALOG test 61).
+ * prototypes.
  *
  * @returns the profile, or a string saying what is wrong with the JSON.
  */
@@ -69,7 +72,7 @@ export function toSpaceProfile(json: unknown, raw: string, spaceURL: string): Sp
     .filter((id): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id))
     .filter((id, index, all) => all.indexOf(id) === index)
     .map((id) => ({ value: `${spaceURL}/d/${encodeURIComponent(id)}` }));
-  return {
+  const profile = {
     provider: 'space',
     id: json.id.slice(0, MAX_TEXT),
     username,
@@ -77,7 +80,10 @@ export function toSpaceProfile(json: unknown, raw: string, spaceURL: string): Sp
     name: { givenName, familyName },
     emails,
     photos,
-    _raw: raw,
-    _json: json as SpaceMemberProfileJSON,
-  };
+  } as SpaceProfile;
+  // What `serializeUser((u, d) => d(null, u))` puts in the session stays bounded (about
+  // 14 KB at most: 256 characters a field, 50 emails, 3 photos), whatever Space answers.
+  Object.defineProperty(profile, '_raw', { value: raw, enumerable: false });
+  Object.defineProperty(profile, '_json', { value: json, enumerable: false });
+  return profile;
 }

@@ -41,11 +41,15 @@ function ready(conn: Any, ms: number): Promise<void> {
 class Subscriptions {
   private conn: Promise<Any> | undefined;
   private readonly handlers = new Map<string, Set<(m: string) => void>>();
-  constructor(private readonly open: () => Promise<Any>, private readonly listen: (conn: Any, channel: string, deliver: (m: string) => void) => Promise<void>) {}
+  constructor(private readonly open: (dispatch: (channel: string, m: string) => void) => Promise<Any>, private readonly listen: (conn: Any, channel: string, deliver: (m: string) => void) => Promise<void>) {}
+
+  private dispatch(channel: string, message: string): void {
+    for (const h of this.handlers.get(channel) ?? []) h(message);
+  }
 
   async add(channel: string, handler: (m: string) => void): Promise<() => void> {
     if (!this.conn) {
-      this.conn = this.open();
+      this.conn = this.open((channel, m) => this.dispatch(channel, m));
       this.conn.catch(() => { this.conn = undefined; });
     }
     const conn = await this.conn;
@@ -53,7 +57,7 @@ class Subscriptions {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      const deliver = (m: string) => { for (const h of this.handlers.get(channel) ?? []) h(m); };
+      const deliver = (m: string) => this.dispatch(channel, m);
       try {
         await this.listen(conn, channel, deliver);
       } catch (err) {
@@ -77,9 +81,10 @@ function shared(client: object, make: () => Subscriptions): Subscriptions {
 /** ioredis 5 or 6: a single node, a Sentinel-managed master, or a Cluster. */
 export function ioredisKV(client: Any, timeout: number): KV {
   const kind = client.isCluster === true ? 'ioredis-cluster' : 'ioredis';
-  const subs = shared(client, () => new Subscriptions(async () => {
+  const subs = shared(client, () => new Subscriptions(async (dispatch) => {
     const conn = client.duplicate();
     conn.on('error', () => undefined);
+    conn.on('message', (channel: string, message: string) => dispatch(channel, message));
     // The subscriber lives as long as the app's own client.
     client.once('end', () => conn.disconnect());
     try {
@@ -89,8 +94,7 @@ export function ioredisKV(client: Any, timeout: number): KV {
       throw err;
     }
     return conn;
-  }, async (conn, channel, deliver) => {
-    conn.on('message', (ch: string, message: string) => { if (ch === channel) deliver(message); });
+  }, async (conn, channel) => {
     await conn.subscribe(channel);
   }));
   return {

@@ -33,6 +33,10 @@ export interface Grant {
   revoked: boolean;
   /** The refresh token currently valid for this grant, if any. */
   refreshToken: string | null;
+  /** `USER` for a member's tokens; `SERVICE` for the application's own (client credentials, app permanent tokens). */
+  principal: 'USER' | 'SERVICE';
+  /** True for a permanent token: the grant is that one token, revoked with `revokePermanentToken`. */
+  permanent: boolean;
 }
 
 interface RefreshTokenRecord {
@@ -82,12 +86,22 @@ export class GrantStore {
 
   /** Creates a grant; with `withRefreshToken` it also gets a live refresh token. */
   createGrant(clientID: string, userID: string, scope: string, withRefreshToken: boolean): Grant {
-    const grant: Grant = { id: randomToken(12), clientID, userID, scope, revoked: false, refreshToken: null };
+    const grant: Grant = { id: randomToken(12), clientID, userID, scope, revoked: false, refreshToken: null, principal: 'USER', permanent: false };
     this.grants.set(grant.id, grant);
     if (withRefreshToken) {
       this.newRefreshToken(grant);
       this.refreshTokenIssued.add(pairKey(clientID, userID));
     }
+    return grant;
+  }
+
+  /**
+   * A grant without refresh token for the application itself (client credentials), or for one
+   * permanent token (`permanent`); `userID` is '' for the application.
+   */
+  createTokenGrant(fields: Pick<Grant, 'clientID' | 'userID' | 'scope' | 'principal' | 'permanent'>): Grant {
+    const grant: Grant = { id: randomToken(12), revoked: false, refreshToken: null, ...fields };
+    this.grants.set(grant.id, grant);
     return grant;
   }
 
@@ -131,9 +145,11 @@ export class GrantStore {
     if (grant.refreshToken !== null) this.refreshTokenIssued.delete(pairKey(grant.clientID, grant.userID));
   }
 
-  /** Revokes every grant, or those of one user. */
+  /** Revokes every sign-in grant, or those of one user (permanent and application tokens are left alone). */
   revokeAll(userID?: string): void {
-    for (const grant of this.grants.values()) if (userID === undefined || grant.userID === userID) this.revokeGrant(grant.id);
+    for (const grant of this.grants.values()) {
+      if (grant.principal === 'USER' && !grant.permanent && (userID === undefined || grant.userID === userID)) this.revokeGrant(grant.id);
+    }
   }
 
   /** Records an issued access token id. */

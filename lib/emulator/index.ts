@@ -14,4 +14,5 @@ export type { SpaceEmulator } from './server.js';
 export type { SpaceEmulatorClient, SpaceEmulatorOptions, SpaceEmulatorUser } from './options.js';
 export type { SpaceEmulatorFault } from './faults.js';
 export type { SpaceEmulatorRequest } from './requests.js';
+export type { SpaceEmulatorDoors, SpaceEmulatorSendOptions, SpaceEmulatorSendMethod, SpaceEmulatorAppAnswer, SpaceEmulatorPermanentTokenOptions } from './doors.js';
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from './defaults.js';

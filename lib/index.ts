@@ -40,3 +40,7 @@ export { spaceErrorHandler, isRedisOutage } from './error-handler';
 export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
+export { spaceAppClient } from './app-client';
+export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
+export { RedisAppTokenStore } from './app-token-store';
+export type { AppTokenStore, AppTokenRedis, CachedAppToken } from './app-token-store';

@@ -44,3 +44,14 @@ export { spaceAppClient } from './app-client';
 export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
 export { RedisAppTokenStore } from './app-token-store';
 export type { AppTokenStore, AppTokenRedis, CachedAppToken } from './app-token-store';
+export { SpaceBearerStrategy } from './bearer-strategy';
+export type {
+  SpaceBearerOptions,
+  SpaceBearerAuthenticateOptions,
+  SpaceBearerPrincipal,
+  SpaceUserPrincipal,
+  SpaceApplicationPrincipal,
+  SpaceBearerInfo,
+  SpaceBearerVerify,
+  SpaceBearerVerifyWithRequest,
+} from './bearer-strategy';

@@ -55,3 +55,6 @@ export type {
   SpaceBearerVerify,
   SpaceBearerVerifyWithRequest,
 } from './bearer-strategy';
+export { verifySpaceRequest } from './verify-request';
+export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './verify-request';
+export { spaceRawBody } from './raw-body';

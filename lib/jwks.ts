@@ -73,11 +73,11 @@ export class KeySet {
   }
 }
 
-/** An RS512 (RSA PKCS#1 v1.5, SHA-512) signature check, for {@link KeySet.find}. */
-export function rs512(data: Buffer, signature: Buffer): (key: KeyObject) => boolean {
+/** An RSA PKCS#1 v1.5 signature check (RS512 by default), for {@link KeySet.find}. */
+export function rs512(data: Buffer, signature: Buffer, hash = 'sha512'): (key: KeyObject) => boolean {
   return (key) => {
     try {
-      return verify('sha512', data, key, signature);
+      return verify(hash, data, key, signature);
     } catch {
       return false;
     }

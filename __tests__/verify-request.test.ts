@@ -11,7 +11,7 @@ import { startSpaceEmulator, type SpaceEmulator, type SpaceEmulatorSendMethod } 
 
 const APP = { clientID: 'endpoint-app', clientSecret: 'endpoint-secret', redirectURIs: ['*'], name: 'Endpoint Bot' };
 const PAYLOAD = { className: 'ListCommandsPayload', clientId: APP.clientID, userId: '2asfen24Jx6u' };
-const TOLERANCE = 1000;
+const TOLERANCE = 2000;
 const PUBLIC_KEYS = `/api/http/applications/clientId:${APP.clientID}/public-keys`;
 
 let space: SpaceEmulator;

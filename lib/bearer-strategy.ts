@@ -28,6 +28,7 @@ export interface SpaceApplicationPrincipal {
   _json: Record<string, unknown>;
 }
 
+/** Who a bearer token belongs to, as Space confirmed it: `req.user` unless a verify callback maps it. */
 export type SpaceBearerPrincipal = SpaceUserPrincipal | SpaceApplicationPrincipal;
 
 /** What `req.authInfo` holds after a bearer sign-in. */
@@ -41,6 +42,7 @@ export interface SpaceBearerInfo {
   scope?: string;
 }
 
+/** Passport's `done` for the verify callback. */
 type Done = (err: unknown, user?: Express.User | false | null, info?: object) => void;
 /** `(principal, done)`; call `done(null, user)` to accept, `done(null, false)` to refuse (403). */
 export type SpaceBearerVerify = (principal: SpaceBearerPrincipal, done: Done) => void;

@@ -71,7 +71,7 @@ describe('code exchange', () => {
 
   test('unknown grant types are unsupported_grant_type; non-form bodies are invalid_request', async () => {
     await start();
-    expect((await tokenRequest(space, { grant_type: 'client_credentials', scope: '**' })).json.error).toBe('unsupported_grant_type');
+    expect((await tokenRequest(space, { grant_type: 'password', username: 'john.doe', password: 'x' })).json.error).toBe('unsupported_grant_type');
     const json = await tokenRequest(space, {}, { contentType: 'application/json', rawBody: '{"grant_type":"authorization_code"' });
     expect(json.status).toBe(400);
     expect(json.json.error).toBe('invalid_request');

@@ -35,21 +35,24 @@ describe('auto-approved code flow', () => {
     });
   });
 
-  test('access tokens are RS256 JWTs with sub, aud, exp, scope, verifiable with the JWKS', async () => {
+  test('access tokens are RS512 JWTs without kid, with Space\'s claims, verifiable with the JWKS', async () => {
     await start();
     const { access_token } = await signIn(space);
     const [h, p, s] = access_token.split('.') as [string, string, string];
     const header = JSON.parse(Buffer.from(h, 'base64url').toString());
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
-    expect(header).toEqual({ alg: 'RS256', typ: 'JWT', kid: expect.any(String) });
-    expect(claims).toMatchObject({ sub: '2asfen24Jx6u', aud: CLIENT_ID, scope: 'global:Profile.View', iss: space.url });
+    expect(header).toEqual({ alg: 'RS512' });
+    expect(claims).toMatchObject({
+      sub: '2asfen24Jx6u', aud: CLIENT_ID, scope: 'global:Profile.View', iss: space.url,
+      principal_type: 'USER', orgDomain: 'acme', name: 'john.doe',
+    });
     expect(claims.exp - claims.iat).toBeGreaterThanOrEqual(600);
 
-    const jwks = (await (await get(`${space.url}/oauth/jwks.json`)).json()) as { keys: ({ kid: string } & Record<string, string>)[] };
-    const jwk = jwks.keys.find((k) => k.kid === header.kid);
-    expect(jwk).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig' });
-    const key = createPublicKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
-    expect(verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'))).toBe(true);
+    const jwks = (await (await get(`${space.url}/oauth/jwks.json`)).json()) as { keys: Record<string, string>[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS512', use: 'sig' });
+    const key = createPublicKey({ key: jwks.keys[0] as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
+    expect(verify('sha512', Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'))).toBe(true);
   });
 
   test('setAutoApprove switches the user at run time and accepts a username or an id', async () => {

@@ -45,6 +45,24 @@ export { spaceErrorHandler } from './error-handler';
 export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
+export { spaceAppClient } from './app-client';
+export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
+export { RedisAppTokenStore } from './app-token-store';
+export type { AppTokenStore, AppTokenRedis, CachedAppToken } from './app-token-store';
+export { SpaceBearerStrategy } from './bearer-strategy';
+export type {
+  SpaceBearerOptions,
+  SpaceBearerAuthenticateOptions,
+  SpaceBearerPrincipal,
+  SpaceUserPrincipal,
+  SpaceApplicationPrincipal,
+  SpaceBearerInfo,
+  SpaceBearerVerify,
+  SpaceBearerVerifyWithRequest,
+} from './bearer-strategy';
+export { verifySpaceRequest } from './verify-request';
+export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './verify-request';
+export { spaceRawBody } from './raw-body';
 
 /**
  * The Redis client the library takes: ioredis 5/6 (single node, Sentinel, Cluster) or

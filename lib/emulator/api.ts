@@ -11,8 +11,7 @@ import { createHash } from 'node:crypto';
 import { avatarSvg, findAvatarOwner } from './avatars.js';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { FieldsError, applyFields, type Json } from './fields.js';
-import type { Grant } from './grants.js';
-import type { AccessTokenClaims } from './jwt.js';
+import { checkBearer, type BearerResult } from './bearer.js';
 import type { SpaceEmulatorUser } from './options.js';
 import { apiError, bodyReply, emptyReply, jsonReply, type Reply } from './reply.js';
 import { scopeAllows } from './scope.js';
@@ -20,29 +19,9 @@ import { scopeAllows } from './scope.js';
 /** Path of the self-revoke endpoint (SPACE-API.md §1, .NET SDK `DeleteSelfAsync`). */
 export const REVOKE_SELF_PATH = '/api/http/team-directory/profiles/oauth-consents/me/refresh-tokens/self';
 
-type BearerResult = { ok: true; claims: AccessTokenClaims; grant: Grant } | { ok: false; reply: Reply };
-
-const authenticationRequired = (description: string): BearerResult => ({
-  ok: false,
-  reply: apiError(401, 'authentication-required', description),
-});
-
-/** Checks the bearer token of an API call: signature, grant, revocation, expiry (in that order). */
+/** Checks the bearer token of an API call (see bearer.ts): signature, grant, revocation, expiry. */
 export function authenticateBearer(state: EmulatorState, req: EmulatorRequest): BearerResult {
-  // RFC 6750 §2.3 allows a query token, but Space clients send the header; the query is ignored.
-  if (req.query?.has('access_token')) req.warn('access_token query parameter ignored: Space reads the Authorization header');
-  const match = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(req.headers.authorization ?? '');
-  if (!match?.[1]) return authenticationRequired('Authentication required');
-  const claims = state.signer.verify(match[1]);
-  const grant = claims && state.store.grant(claims.grant_id);
-  if (!claims || !grant || grant.clientID !== claims.aud || grant.userID !== claims.sub) {
-    return authenticationRequired('Authentication required');
-  }
-  if (grant.revoked) return authenticationRequired('Refresh token associated with the access token is revoked');
-  if (state.now() >= claims.exp * 1000 || state.store.isForceExpired(claims.jti)) {
-    return authenticationRequired('Access token has expired');
-  }
-  return { ok: true, claims, grant };
+  return checkBearer(state, req);
 }
 
 /** Stable short id derived from `seed` (email and organization ids must not change between calls). */

@@ -34,6 +34,10 @@ export interface Grant {
   revoked: boolean;
   /** The refresh token currently valid for this grant, if any. */
   refreshToken: string | null;
+  /** `USER` for a member's tokens; `SERVICE` for the application's own (client credentials, app permanent tokens). */
+  principal: 'USER' | 'SERVICE';
+  /** True for a permanent token: the grant is that one token, revoked with `revokePermanentToken`. */
+  permanent: boolean;
 }
 
 interface RefreshTokenRecord {
@@ -90,13 +94,23 @@ export class GrantStore {
   /** Creates a grant; with `withRefreshToken` it also gets a live refresh token. */
   createGrant(clientID: string, userID: string, scope: string, withRefreshToken: boolean): Grant {
     this.maybePrune();
-    const grant: Grant = { id: randomToken(12), clientID, userID, scope, revoked: false, refreshToken: null };
+    const grant: Grant = { id: randomToken(12), clientID, userID, scope, revoked: false, refreshToken: null, principal: 'USER', permanent: false };
     this.grants.set(grant.id, grant);
     this.grantTouched.set(grant.id, this.now());
     if (withRefreshToken) {
       this.newRefreshToken(grant);
       this.refreshTokenIssued.add(pairKey(clientID, userID));
     }
+    return grant;
+  }
+
+  /**
+   * A grant without refresh token for the application itself (client credentials), or for one
+   * permanent token (`permanent`); `userID` is '' for the application.
+   */
+  createTokenGrant(fields: Pick<Grant, 'clientID' | 'userID' | 'scope' | 'principal' | 'permanent'>): Grant {
+    const grant: Grant = { id: randomToken(12), revoked: false, refreshToken: null, ...fields };
+    this.grants.set(grant.id, grant);
     return grant;
   }
 
@@ -146,9 +160,11 @@ export class GrantStore {
     if (grant.refreshToken !== null) this.refreshTokenIssued.delete(pairKey(grant.clientID, grant.userID));
   }
 
-  /** Revokes every grant, or those of one user. */
+  /** Revokes every sign-in grant, or those of one user (permanent and application tokens are left alone). */
   revokeAll(userID?: string): void {
-    for (const grant of this.grants.values()) if (userID === undefined || grant.userID === userID) this.revokeGrant(grant.id);
+    for (const grant of this.grants.values()) {
+      if (grant.principal === 'USER' && !grant.permanent && (userID === undefined || grant.userID === userID)) this.revokeGrant(grant.id);
+    }
   }
 
   /**
@@ -202,7 +218,8 @@ export class GrantStore {
       } else if (t.grantID !== null) inUse.add(t.grantID);
     }
     for (const [id, grant] of this.grants) {
-      const canIssue = !grant.revoked && grant.refreshToken !== null;
+      // A permanent token lives until it is revoked, whatever the clock says.
+      const canIssue = !grant.revoked && (grant.refreshToken !== null || grant.permanent);
       if (canIssue || inUse.has(id) || (this.grantTouched.get(id) ?? 0) > cutoff) continue;
       this.grants.delete(id);
       this.grantTouched.delete(id);

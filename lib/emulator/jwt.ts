@@ -1,29 +1,40 @@
 /**
- * The emulator's access-token signer: an RS256 key pair, JWT sign/verify, and the JWKS document.
+ * The emulator's token signer: a ring of RSA keys, RS512 JWT sign/verify, and the JWKS document.
  *
- * Space access tokens are JWTs with `sub` = profile id, `aud` = client id and `exp`, checkable
- * offline against `<S>/oauth/jwks.json` (SPACE-API.md §1, [confirmed]). The algorithm, `kid` and
- * `iss` are [unconfirmed]; RS256 with an RFC 7638 thumbprint as `kid` is the common choice.
+ * Space's tokens are compact JWS with the header `{"alg":"RS512"}` and no `kid` (docs/space-doors.md),
+ * checkable offline against `<S>/oauth/jwks.json`. So the emulator signs the same way: a verifier
+ * has to try every listed key. `rotate()` adds a new signing key and keeps the old one listed
+ * (tokens signed before stay valid) until `dropOld()`.
  */
 import { createHash, generateKeyPair, sign, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
-/** Claims of an emulator access token. */
+/** Claims of an emulator JWT. Which ones are present depends on the kind of token (see bearer.ts). */
 export interface AccessTokenClaims {
   iss: string;
-  /** Space profile id. */
+  /** Profile id (user tokens) or client id (application tokens). */
   sub: string;
   /** Client id. */
   aud: string;
   iat: number;
-  exp: number;
-  jti: string;
-  /** Space-separated granted scope. */
+  /** Absent on permanent tokens made without an expiry. */
+  exp?: number;
+  /** Emulator-internal id of an access token (not on permanent tokens). */
+  jti?: string;
+  /** Space-separated granted scope (not on permanent tokens). */
   scope: string;
   /** Emulator-internal: the grant (token family) this token belongs to, for revocation. */
-  grant_id: string;
+  grant_id?: string;
+  /** `USER` or `SERVICE`, as in Space's tokens. */
+  principal_type?: 'USER' | 'SERVICE';
+  orgDomain?: string;
+  /** Username, or the application's name. */
+  name?: string;
+  /** The id of a permanent token. */
+  perm_token?: string;
+  [claim: string]: unknown;
 }
 
 /** One public key in JWKS form (RFC 7517). */
@@ -33,43 +44,72 @@ export interface PublicJwk {
   e: string;
   kid: string;
   use: 'sig';
-  alg: 'RS256';
+  alg: 'RS512';
+}
+
+interface RingKey {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  jwk: PublicJwk;
 }
 
 function base64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64url');
 }
 
-/** Signs and verifies the emulator's JWTs with one freshly generated RSA key. */
-export class TokenSigner {
-  private constructor(
-    private readonly privateKey: KeyObject,
-    private readonly publicKey: KeyObject,
-    /** RFC 7638 JWK thumbprint of the public key. */
-    readonly kid: string,
-  ) {}
+/** Generates a 2048-bit RSA key pair (the RFC 7518 §3.3 minimum) off the main thread. */
+export async function generateRingKey(): Promise<RingKey> {
+  const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  return ringKey(privateKey, publicKey);
+}
 
-  /** Generates a 2048-bit RSA key pair (the RFC 7518 §3.3 minimum) off the main thread. */
-  static async create(): Promise<TokenSigner> {
-    const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
-    const jwk = publicKey.export({ format: 'jwk' });
-    // RFC 7638 §3.2: the thumbprint input has the required members only, in lexicographic order.
-    const thumbprintInput = JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n });
-    const kid = base64url(createHash('sha256').update(thumbprintInput).digest());
-    return new TokenSigner(privateKey, publicKey, kid);
+/** Wraps a key pair; the JWKS `kid` is the RFC 7638 thumbprint (tokens themselves carry none). */
+export function ringKey(privateKey: KeyObject, publicKey: KeyObject): RingKey {
+  const jwk = publicKey.export({ format: 'jwk' });
+  // RFC 7638 §3.2: the thumbprint input has the required members only, in lexicographic order.
+  const kid = base64url(createHash('sha256').update(JSON.stringify({ e: jwk.e, kty: jwk.kty, n: jwk.n })).digest());
+  return { privateKey, publicKey, jwk: { kty: String(jwk.kty), n: String(jwk.n), e: String(jwk.e), kid, use: 'sig', alg: 'RS512' } };
+}
+
+/** Signs and verifies the emulator's JWTs with a rotatable ring of RSA keys. */
+export class TokenSigner {
+  /** Newest first: `keys[0]` signs. */
+  private keys: RingKey[];
+
+  private constructor(first: RingKey) {
+    this.keys = [first];
   }
 
-  /** Returns a compact JWS (RFC 7515) over `claims`. */
-  sign(claims: AccessTokenClaims): string {
-    const header = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', kid: this.kid }));
+  static async create(): Promise<TokenSigner> {
+    return new TokenSigner(await generateRingKey());
+  }
+
+  /** The `kid` of the current signing key as listed in the JWKS (tokens carry no `kid`). */
+  get kid(): string {
+    return this.keys[0]!.jwk.kid;
+  }
+
+  /** A new key signs from now on; the previous ones stay listed until `dropOld()`. */
+  async rotate(): Promise<void> {
+    this.keys = [await generateRingKey(), ...this.keys];
+  }
+
+  /** Stops listing (and accepting) every key but the current one. */
+  dropOld(): void {
+    this.keys = [this.keys[0]!];
+  }
+
+  /** Returns a compact JWS (RFC 7515) over `claims`, with Space's header `{"alg":"RS512"}`. */
+  sign(claims: Record<string, unknown>): string {
+    const header = base64url(JSON.stringify({ alg: 'RS512' }));
     const payload = base64url(JSON.stringify(claims));
-    const signature = sign('sha256', Buffer.from(`${header}.${payload}`), this.privateKey);
+    const signature = sign('sha512', Buffer.from(`${header}.${payload}`), this.keys[0]!.privateKey);
     return `${header}.${payload}.${base64url(signature)}`;
   }
 
   /**
-   * Returns the claims if `token` is a JWT signed by this key with the expected header, else null.
-   * Expiry is not checked here: the API answers an expired token differently from a forged one.
+   * Returns the claims if `token` is an RS512 JWT signed by a listed key, else null. Expiry is
+   * not checked here: the API answers an expired token differently from a forged one.
    */
   verify(token: string): AccessTokenClaims | null {
     const parts = token.split('.');
@@ -78,9 +118,10 @@ export class TokenSigner {
     try {
       const head: unknown = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
       // Pin the algorithm: never let the token choose it (RFC 8725 §3.1).
-      if (!isRecord(head) || head.alg !== 'RS256' || head.kid !== this.kid) return null;
-      const ok = verify('sha256', Buffer.from(`${header}.${payload}`), this.publicKey, Buffer.from(signature, 'base64url'));
-      if (!ok) return null;
+      if (!isRecord(head) || head.alg !== 'RS512') return null;
+      const data = Buffer.from(`${header}.${payload}`);
+      const sig = Buffer.from(signature, 'base64url');
+      if (!this.keys.some((k) => verify('sha512', data, k.publicKey, sig))) return null;
       const claims: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
       return isClaims(claims) ? claims : null;
     } catch {
@@ -88,10 +129,9 @@ export class TokenSigner {
     }
   }
 
-  /** The JWKS document served at `/oauth/jwks.json`. */
+  /** The JWKS document served at `/oauth/jwks.json`: every listed key, the signing one first. */
   jwks(): { keys: PublicJwk[] } {
-    const jwk = this.publicKey.export({ format: 'jwk' });
-    return { keys: [{ kty: String(jwk.kty), n: String(jwk.n), e: String(jwk.e), kid: this.kid, use: 'sig', alg: 'RS256' }] };
+    return { keys: this.keys.map((k) => ({ ...k.jwk })) };
   }
 }
 
@@ -101,8 +141,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function isClaims(value: unknown): value is AccessTokenClaims {
   if (!isRecord(value)) return false;
-  const strings = ['iss', 'sub', 'aud', 'jti', 'scope', 'grant_id'].every((k) => typeof value[k] === 'string');
-  return strings && typeof value.iat === 'number' && typeof value.exp === 'number';
+  const strings = ['iss', 'sub', 'aud'].every((k) => typeof value[k] === 'string');
+  return strings && typeof value.iat === 'number' && (value.exp === undefined || typeof value.exp === 'number');
 }
 
 /** Decodes a JWT payload without verifying it; for tests and debugging only. */

@@ -37,6 +37,8 @@ export interface SpaceEmulatorClient {
   clientSecret?: string;
   /** Exact-match list; the string `'*'` means any http(s) URI on localhost or 127.0.0.1. */
   redirectURIs: string[];
+  /** The application's name (the `name` claim of its tokens, `applications/me`); default the client id. */
+  name?: string;
 }
 
 /** Options of {@link startSpaceEmulator}. Every field is optional. */
@@ -92,6 +94,8 @@ export interface SpaceEmulatorOptions {
    * default true. [unconfirmed] (SPACE-API.md §5.2): set false to prove a client asks explicitly.
    */
   listsWithoutFields?: boolean;
+  /** The `orgDomain` claim of tokens (the org's subdomain in Space Cloud); default `'acme'`. */
+  orgDomain?: string;
   /** Serve HTTPS with this key and certificate instead of HTTP (SECURITY-CATALOG.md §0 "HTTPS variant"). */
   tls?: { key: string | Buffer; cert: string | Buffer };
   /**
@@ -143,6 +147,7 @@ export interface ResolvedOptions {
   directory: ResolvedDirectory;
   membershipScopes: string[];
   maxRecordedRequests: number;
+  orgDomain: string;
 }
 
 function fail(option: string, expected: string): never {
@@ -182,6 +187,7 @@ export function checkClient(client: SpaceEmulatorClient, option = 'clients'): Sp
   if (client.clientSecret !== undefined && (typeof client.clientSecret !== 'string' || client.clientSecret === '')) {
     fail(`${option}[].clientSecret`, 'a non-empty string or absent (public client)');
   }
+  if (client.name !== undefined && (typeof client.name !== 'string' || client.name === '')) fail(`${option}[].name`, 'a non-empty string');
   if (!Array.isArray(client.redirectURIs) || client.redirectURIs.length === 0 || !client.redirectURIs.every(isRegistrableRedirectURI)) {
     fail(`${option}[].redirectURIs`, `a non-empty list of absolute http(s) URIs without fragment, or '${ANY_LOCAL_REDIRECT_URI}'`);
   }
@@ -270,5 +276,6 @@ export function resolveOptions(options: SpaceEmulatorOptions = {}): ResolvedOpti
     directory: resolveDirectory(options, users),
     membershipScopes: scopeList(options.membershipScopes, 'membershipScopes', ['global:Profile.Memberships.View', 'Profile.Memberships.View']),
     maxRecordedRequests,
+    orgDomain: typeof options.orgDomain === 'string' && options.orgDomain !== '' ? options.orgDomain : options.orgDomain === undefined ? 'acme' : fail('orgDomain', 'a non-empty string'),
   };
 }

@@ -5,6 +5,7 @@
  * a wrong URL gets a 404 here as it would from Space. `HEAD` is answered like `GET`.
  */
 import { handleAttachment, handleOrganization, handleProfile, handleRevokeSelf, REVOKE_SELF_PATH } from './api.js';
+import { applicationRoutes } from './apps.js';
 import { handleApprove, handleAuthorize } from './authorize.js';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { apiError, jsonReply, type Reply } from './reply.js';
@@ -13,7 +14,7 @@ import { handleToken } from './token.js';
 
 type Handler = (state: EmulatorState, req: EmulatorRequest) => Reply;
 
-/** `GET /oauth/jwks.json`: the public key of the access-token signer (SPACE-API.md §1, D-JWKS). */
+/** `GET /oauth/jwks.json`: the public keys of the access-token signer, old ones after a rotation too. */
 function handleJwks(state: EmulatorState): Reply {
   return jsonReply(200, state.signer.jwks(), { 'Cache-Control': 'public, max-age=300' });
 }
@@ -36,7 +37,7 @@ function methodsFor(path: string): Readonly<Record<string, Handler>> | undefined
   if (path.startsWith(ATTACHMENT_PREFIX) && !path.slice(ATTACHMENT_PREFIX.length).includes('/')) {
     return { GET: handleAttachment };
   }
-  return ROUTES.get(path);
+  return ROUTES.get(path) ?? applicationRoutes(path);
 }
 
 /** Answers a request: the matching handler, or 404 / 405 in Space's API error shape. */

@@ -1,11 +1,11 @@
 /**
- * The token endpoint, `POST /oauth/token`: authorization-code and refresh-token grants.
+ * The token endpoint, `POST /oauth/token`: authorization-code, refresh-token and client-credentials grants.
  *
  * Request and answer shapes follow SPACE-API.md §3; where Space is silent the emulator follows
  * RFC 6749 (errors as JSON with 400, 401 for `invalid_client`) and RFC 7636 (PKCE).
  */
 import { createHash } from 'node:crypto';
-import { authenticateClient } from './client-auth.js';
+import { authenticateClient, type ClientAuthMethod } from './client-auth.js';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { randomToken, type Grant } from './grants.js';
 import type { SpaceEmulatorClient } from './options.js';
@@ -16,7 +16,11 @@ import { scopeCovers } from './scope.js';
 /** RFC 7636 §4.1: 43 to 128 characters of the unreserved set. */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
-/** Signs a new access token of `grant` for `scope`, valid for `accessTokenTTL` seconds. */
+/**
+ * Signs a new access token of `grant` for `scope`, valid for `accessTokenTTL` seconds, with the
+ * claims Space's tokens carry: `principal_type`, `orgDomain` and `name` (username, or the
+ * application's name for a `SERVICE` token, whose `sub` is the client id).
+ */
 export function issueAccessToken(state: EmulatorState, grant: Grant, scope: string): string {
   const now = state.now();
   const iat = Math.floor(now / 1000);
@@ -24,7 +28,15 @@ export function issueAccessToken(state: EmulatorState, grant: Grant, scope: stri
   const exp = Math.ceil((now + state.options.accessTokenTTL * 1000) / 1000);
   const jti = randomToken(16);
   state.store.recordAccessToken(jti, grant.id, exp * 1000);
-  return state.signer.sign({ iss: state.url, sub: grant.userID, aud: grant.clientID, iat, exp, jti, scope, grant_id: grant.id });
+  const service = grant.principal === 'SERVICE';
+  const name = service
+    ? state.clients.get(grant.clientID)?.name ?? grant.clientID
+    : state.users.find((u) => u.id === grant.userID)?.username ?? grant.userID;
+  return state.signer.sign({
+    iss: state.url, sub: service ? grant.clientID : grant.userID, aud: grant.clientID,
+    principal_type: grant.principal, orgDomain: state.options.orgDomain, name,
+    iat, exp, jti, scope, grant_id: grant.id,
+  });
 }
 
 /** The success answer (RFC 6749 §5.1); `token_type` and `scope` are options because Space's are [unconfirmed]. */
@@ -116,6 +128,19 @@ function refreshTokenGrant(state: EmulatorState, form: Params, client: SpaceEmul
   return tokenAnswer(state, grant, scope, newRefreshToken);
 }
 
+/**
+ * RFC 6749 §4.4: the application's own token. Space documents HTTP Basic for it, so a client
+ * that sends its secret in the body (even where `acceptClientSecretPost` allows that for other
+ * grants) or has no secret is refused; scope defaults to `**`; no refresh token (§4.4.3).
+ */
+function clientCredentialsGrant(state: EmulatorState, form: Params, client: SpaceEmulatorClient, method: ClientAuthMethod): Reply {
+  if (method === 'none') return oauthError('unauthorized_client', 'A public client cannot use the client credentials grant.');
+  if (method !== 'client_secret_basic') return oauthError('invalid_client', 'The client credentials grant needs HTTP Basic client authentication.');
+  const scope = form.get('scope')?.trim() || '**';
+  const grant = state.store.createTokenGrant({ clientID: client.clientID, userID: '', scope, principal: 'SERVICE', permanent: false });
+  return tokenAnswer(state, grant, scope, null);
+}
+
 /** `POST /oauth/token`. */
 export function handleToken(state: EmulatorState, req: EmulatorRequest): Reply {
   if (req.mediaType !== 'application/x-www-form-urlencoded') {
@@ -136,6 +161,8 @@ export function handleToken(state: EmulatorState, req: EmulatorRequest): Reply {
       return authorizationCodeGrant(state, req, form, auth.client);
     case 'refresh_token':
       return refreshTokenGrant(state, form, auth.client);
+    case 'client_credentials':
+      return clientCredentialsGrant(state, form, auth.client, auth.method);
     default:
       return oauthError('unsupported_grant_type', 'The grant type is not supported by this Space emulator.');
   }

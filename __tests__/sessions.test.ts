@@ -147,7 +147,10 @@ describe('sign-out is final', () => {
       // The slow request saved its copy of the session back; it must not authenticate.
       const replay = await request(app.url).get('/me').set('Cookie', cookie);
       if (replay.status === 200) figures.sessionsResurrected++;
-      expect(replay.status).toBe(401);
+      // Signed out: sent to sign in again (or 401 for API requests), never served.
+      expect(replay.status).toBe(302);
+      expect(replay.headers.location).toMatch(/^\/auth\/space/);
+      await request(app.url).get('/me').set('Cookie', cookie).set('Accept', 'application/json').expect(401);
     }
   });
 
@@ -166,7 +169,7 @@ describe('sign-out is final', () => {
     await renewing;
     figures.racesTried++;
     await sleep(200);
-    const replay = await request(app.url).get('/me').set('Cookie', cookie);
+    const replay = await request(app.url).get('/me').set('Cookie', cookie).set('Accept', 'application/json');
     if (replay.status === 200) figures.sessionsResurrected++;
     expect(replay.status).toBe(401);
     expect(await allText()).not.toMatch(/accessToken/);
@@ -357,15 +360,16 @@ describe('tokens encrypted at rest', () => {
     for (const token of tokens) expect(text).not.toContain(token);
     expect(text).not.toMatch(/eyJ/);
 
+    const cookie = (await agent.get('/public')).request.cookies;
     // A new first key: everyone stays signed in.
     for (const s of servers.splice(0)) { s.closeAllConnections(); await new Promise((r) => s.close(r)); }
     app = await startApp({ encryptionKeys: [key2, key1] });
-    const cookie = (await agent.get('/public')).request.cookies;
     await request(app.url).get('/me').set('Cookie', cookie).expect(200);
     // The old key removed: its sessions read as signed out, never as an error.
     for (const s of servers.splice(0)) { s.closeAllConnections(); await new Promise((r) => s.close(r)); }
     app = await startApp({ encryptionKeys: [randomBytes(32).toString('base64')] });
-    const res = await request(app.url).get('/me').set('Cookie', cookie);
+    const res = await request(app.url).get('/me').set('Cookie', cookie).set('Accept', 'application/json');
     expect(res.status).toBe(401);
+    await request(app.url).get('/public').set('Cookie', cookie).expect(200, { anonymous: true });
   });
 });

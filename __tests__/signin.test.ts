@@ -241,7 +241,7 @@ describe('sign in with Space, end to end', () => {
     // Pending sign-ins live in their own set per session, written before each redirect.
     const sets = await keysUnder(redis, `${prefix}space:{p:`);
     expect(sets).toHaveLength(1);
-    expect(await redis.hlen(sets[0]!)).toBe(5);
+    expect(await redis.hlen(sets[0]!)).toBe(10);
     expect(await redis.pttl(sets[0]!)).toBeLessThanOrEqual(10 * 60_000);
     expect(raw.length).toBeLessThan(4096);
     // The newest one still completes.

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { SpaceApiError } from './errors';
-import { RedisAppTokenStore, type AppTokenRedis, type AppTokenStore, type CachedAppToken } from './app-token-store';
+import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './app-token-store';
+import { kvFor } from './redis';
+import { bindShared } from './refresh';
 import { SpaceClient, type SpaceApiCallOptions } from './space-client';
 import type { SpaceStrategy } from './strategy';
 
@@ -26,11 +28,15 @@ export interface SpaceAppClientOptions {
   timeout?: number;
   /** Scope asked for, a string or an array; default `**` (everything granted to the app). */
   scope?: string | string[];
-  /** A shared ioredis client: then one token request serves every process, not just this one. */
-  redis?: AppTokenRedis;
-  /** Prefix of the Redis keys; default `'space:'`. */
+  /**
+   * The shared Redis client (ioredis or node-redis): then one token request serves every
+   * process, not just this one. With `strategy`, the strategy's shared `redis` is used and
+   * this, like `keyPrefix`, `skew`, `lockTTL` and `redisTimeout`, must agree with it.
+   */
+  redis?: unknown;
+  /** Prefix of the Redis keys; default the shared `keyPrefix` (`'space:'`). */
   keyPrefix?: string;
-  /** Renew this long before expiry, ms (capped at half the token's lifetime); default 60000. */
+  /** Renew this long before expiry, ms (capped at half the token's lifetime); default the shared `skew` (60000). */
   skew?: number;
   /** How long the cross-process lock lives if its holder dies, ms; default timeout + 5000 (it must outlive a token request). */
   lockTTL?: number;
@@ -110,16 +116,34 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   const scopeOption = options.scope ?? '**';
   const scope = (Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption);
   if (typeof scope !== 'string' || scope.trim() === '') option('scope', 'a non-empty string or array of strings');
-  const skew = millis(options.skew, 'skew', 60_000);
-  const lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1);
-  if (lockTTL <= timeout) option('lockTTL', `longer than the timeout (${timeout} ms), so the lock outlives a token request`);
-  const prefix = options.keyPrefix ?? 'space:';
-  if (typeof prefix !== 'string') option('keyPrefix', 'a string');
-  if (options.redis !== undefined && (typeof options.redis !== 'object' || typeof options.redis.eval !== 'function')) option('redis', 'an ioredis client');
   const id = createHash('sha256').update(`${spaceURL}\n${clientID}\n${scope}`).digest('hex').slice(0, 16);
-  const store = options.store ?? (options.redis
-    ? new RedisAppTokenStore(options.redis, { prefix, id, lockTTL, commandTimeout: millis(options.redisTimeout, 'redisTimeout', 2000, 1) })
-    : undefined);
+  let skew: number;
+  let storeOf: () => AppTokenStore | undefined;
+  let lockTTL: number;
+  if (options.strategy) {
+    // One configuration: Redis, prefix, timings and encryption keys are the strategy's.
+    const { strategy, redis, keyPrefix, skew: s, lockTTL: l, redisTimeout } = options;
+    bindShared('spaceAppClient', { strategy, redis, keyPrefix, skew: s, lockTTL: l, redisTimeout });
+    const settings = strategy.shared.settings;
+    skew = settings.skew;
+    lockTTL = settings.lockTTL;
+    let made: AppTokenStore | undefined;
+    storeOf = () => {
+      if (options.store) return options.store;
+      const runtime = strategy.runtime;
+      if (!runtime.kv.shared) return undefined;
+      return (made ??= new KVAppTokenStore(runtime.kv, { prefix: settings.keyPrefix, id, lockTTL, encryption: settings.encryptionKeys }));
+    };
+  } else {
+    skew = millis(options.skew, 'skew', 60_000);
+    lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1);
+    const prefix = options.keyPrefix ?? 'space:';
+    if (typeof prefix !== 'string') option('keyPrefix', 'a string');
+    const kv = options.redis === undefined ? undefined : kvFor(options.redis, millis(options.redisTimeout, 'redisTimeout', 2000, 1));
+    const store = options.store ?? (kv ? new KVAppTokenStore(kv, { prefix, id, lockTTL, encryption: [] }) : undefined);
+    storeOf = () => store;
+  }
+  if (lockTTL <= timeout) option('lockTTL', `longer than the timeout (${timeout} ms), so the lock outlives a token request`);
 
   let current: CachedAppToken | undefined;
   let inflight: Promise<CachedAppToken> | undefined;
@@ -143,38 +167,38 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   });
 
   /** Waits for the lock holder's token; undefined when the lock went away without one. */
-  const waitForWinner = async (refused?: string): Promise<CachedAppToken | undefined> => {
+  const waitForWinner = async (store: AppTokenStore, refused?: string): Promise<CachedAppToken | undefined> => {
     const deadline = Date.now() + lockTTL;
     while (Date.now() < deadline) {
       await sleep(POLL_MS);
-      const cached = await shared(() => store!.read());
+      const cached = await shared(() => store.read());
       if (usable(cached, refused)) return cached;
-      if (!(await shared(() => store!.isLocked()))) return undefined;
+      if (!(await shared(() => store.isLocked()))) return undefined;
     }
     return undefined;
   };
 
-  const obtainShared = async (refused?: string): Promise<CachedAppToken> => {
+  const obtainShared = async (store: AppTokenStore, refused?: string): Promise<CachedAppToken> => {
     for (let round = 0; round < 3; round += 1) {
-      const cached = await shared(() => store!.read());
+      const cached = await shared(() => store.read());
       if (usable(cached, refused)) return cached;
-      const lock = await shared(() => store!.lock());
+      const lock = await shared(() => store.lock());
       if (lock === undefined) {
-        const won = await waitForWinner(refused);
+        const won = await waitForWinner(store, refused);
         if (won) return won;
         continue;
       }
       let fresh: CachedAppToken;
       try {
         // Written between our read and our lock by a process that just finished?
-        const again = await shared(() => store!.read());
+        const again = await shared(() => store.read());
         fresh = usable(again, refused) ? again : await fetchToken();
       } catch (err) {
-        await store!.unlock(lock).catch(() => undefined);
+        await store.unlock(lock).catch(() => undefined);
         throw err;
       }
       // A token that Redis could not keep is still good for this process.
-      await store!.write(fresh, fresh.expiresAt - Date.now(), lock).catch(() => undefined);
+      await store.write(fresh, fresh.expiresAt - Date.now(), lock).catch(() => undefined);
       return fresh;
     }
     // The lock holders kept failing: fetch our own rather than wait forever.
@@ -182,9 +206,10 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   };
 
   const obtain = async (refused?: string): Promise<CachedAppToken> => {
+    const store = storeOf();
     if (!store) return fetchToken();
     try {
-      return await obtainShared(refused);
+      return await obtainShared(store, refused);
     } catch (err) {
       if (err instanceof StoreDown) return fetchToken();
       throw err;

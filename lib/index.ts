@@ -47,8 +47,7 @@ export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
 export { spaceAppClient } from './app-client';
 export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
-export { RedisAppTokenStore } from './app-token-store';
-export type { AppTokenStore, AppTokenRedis, CachedAppToken } from './app-token-store';
+export type { AppTokenStore, CachedAppToken } from './app-token-store';
 export { SpaceBearerStrategy } from './bearer-strategy';
 export type {
   SpaceBearerOptions,

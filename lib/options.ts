@@ -38,7 +38,7 @@ export interface SpaceStrategyOptions extends SpaceSharedOptions {
   sessionKey?: string;
   /** Pending sign-ins older than this are refused, in milliseconds. Default 10 minutes. */
   stateMaxAge?: number;
-  /** At most this many sign-ins may be pending in one session (the oldest is dropped). Default 5. */
+  /** At most this many sign-ins may be pending in one session (the oldest is dropped). Default 10. */
   maxPendingSignIns?: number;
   /** Pass the request as first argument to the verify callback. Default false. */
   passReqToCallback?: boolean;
@@ -179,7 +179,7 @@ export function resolveOptions(input: unknown): { settings: ResolvedOptions; sha
     sessionKey,
     // Both become Redis PX values: integers.
     stateMaxAge: number(OWNER, 'stateMaxAge', o.stateMaxAge, { min: 1000, integer: true }) ?? 10 * 60_000,
-    maxPendingSignIns: number(OWNER, 'maxPendingSignIns', o.maxPendingSignIns, { min: 1, max: 100, integer: true }) ?? 5,
+    maxPendingSignIns: number(OWNER, 'maxPendingSignIns', o.maxPendingSignIns, { min: 1, max: 100, integer: true }) ?? 10,
     passReqToCallback: o.passReqToCallback === true,
     publicPaths: publicPaths as Array<string | RegExp>,
   };

@@ -109,6 +109,7 @@ export class GrantStore {
    * permanent token (`permanent`); `userID` is '' for the application.
    */
   createTokenGrant(fields: Pick<Grant, 'clientID' | 'userID' | 'scope' | 'principal' | 'permanent'>): Grant {
+    this.maybePrune();
     const grant: Grant = { id: randomToken(12), revoked: false, refreshToken: null, ...fields };
     this.grants.set(grant.id, grant);
     return grant;
@@ -172,8 +173,9 @@ export class GrantStore {
    * expiry the record, and its grant, are never forgotten (a token that does not expire).
    */
   recordAccessToken(jti: string, grantID: string | null = null, expiresAt = Number.POSITIVE_INFINITY): void {
-    this.maybePrune();
+    // Recorded before any sweep, so the grant the token was just issued for counts as in use.
     this.accessTokens.set(jti, { grantID, expiresAt });
+    this.maybePrune();
   }
 
   /** Every access token issued so far is treated as expired from now on. */

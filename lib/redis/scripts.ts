@@ -122,3 +122,19 @@ export const DRAIN_PENDING: Script = {
     return hash ? [...hash.entries()].flat() : [];
   },
 };
+
+/**
+ * Stores a value for `ttl` ms and releases the lock if it is still ours, in one step.
+ * KEYS: value, lock. ARGV: value, ttl (ms), lock token.
+ */
+export const WRITE_AND_RELEASE: Script = {
+  name: 'write and release',
+  lua: `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+return 1`,
+  local(kv, [key, lock], [value, ttl, token]) {
+    kv.set(key!, value!, Number(ttl));
+    releaseLocal(kv, lock!, token!);
+    return 1;
+  },
+};

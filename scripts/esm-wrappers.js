@@ -12,7 +12,9 @@ for (const entry of ['index', 'emulator/index']) {
   const base = `./${path.basename(entry)}.js`;
   fs.writeFileSync(path.join(dist, `${entry}.mjs`),
     `import cjs from '${base}';\nexport const { ${names.join(', ')} } = cjs;\nexport default cjs;\n`);
-  fs.writeFileSync(path.join(dist, `${entry}.d.mts`), `export * from '${base}';\n`);
+  // The default export (the whole CommonJS module) exists at run time, so the types say so too.
+  fs.writeFileSync(path.join(dist, `${entry}.d.mts`),
+    `import cjs from '${base}';\nexport * from '${base}';\nexport default cjs;\n`);
 }
 const cli = path.join(dist, 'emulator', 'cli.js');
 if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);

@@ -40,3 +40,4 @@ export { spaceErrorHandler, isRedisOutage } from './error-handler';
 export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
+export type { SpaceSessionData } from './augment';

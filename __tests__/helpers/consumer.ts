@@ -35,10 +35,19 @@ export function packTarball(dir: string): Promise<string> {
 }
 
 /**
+ * What the fallback install links instead: the package's dependencies, and the type packages
+ * they would have brought along (which TypeScript consumers need).
+ */
+const FALLBACK_LINKS = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+/** Linked after the install (npm would prune them before: nothing in the project names them). */
+const FALLBACK_TYPES = ['@types/express', '@types/passport', '@types/node'];
+
+/**
  * Installs the tarball into `dir` as a user would (peers are not installed: `--legacy-peer-deps`),
  * then links `links` (real name → this repo's node_modules entry, e.g. `express` → `express4`).
- * If the offline install cannot be done from the cache, falls back to linking passport-oauth2 and
- * installing without a lock file or scripts.
+ * If the offline install cannot be done from the npm cache (`npm ci` may leave out the registry
+ * metadata it needs), the package's dependencies are linked from this repository instead and the
+ * tarball installed without a lock file or scripts.
  */
 export async function installTarball(dir: string, tarball: string, links: Record<string, string> = {}): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
@@ -47,8 +56,9 @@ export async function installTarball(dir: string, tarball: string, links: Record
   try {
     await run('npm', [...flags, tarball], { cwd: dir });
   } catch {
-    link(dir, 'passport-oauth2', 'passport-oauth2');
+    for (const name of FALLBACK_LINKS) link(dir, name, name);
     await run('npm', [...flags, '--no-package-lock', '--ignore-scripts', tarball], { cwd: dir });
+    for (const name of FALLBACK_TYPES) link(dir, name, name);
   }
   for (const [name, source] of Object.entries(links)) link(dir, name, source);
 }

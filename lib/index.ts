@@ -45,6 +45,7 @@ export { spaceErrorHandler } from './error-handler';
 export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
+<<<<<<< HEAD
 export { spaceAppClient } from './app-client';
 export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
 export type { AppTokenStore, CachedAppToken } from './app-token-store';
@@ -69,3 +70,6 @@ export { spaceRawBody } from './raw-body';
  * checked at start-up.
  */
 export type RedisLike = object;
+=======
+export type { SpaceSessionData } from './augment';
+>>>>>>> tooling

@@ -5,7 +5,6 @@
 'use strict';
 const http = require('node:http');
 const { randomBytes } = require('node:crypto');
-const { performance } = require('node:perf_hooks');
 const express = require('express');
 const session = require('express-session');
 const { RedisStore } = require('connect-redis');

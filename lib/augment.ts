@@ -12,10 +12,13 @@ import type { SpaceTokenSet } from './token-set';
  * `strategy.tokensOf(req.session)`, and do not write here.
  */
 export interface SpaceSessionData {
-  /** Sign-ins started and not yet completed, keyed by their `state`. Opaque. */
-  pending?: Record<string, unknown>;
-  /** The signed-in user's tokens, plus bookkeeping of the renewal (grant id, version). */
-  tokens?: SpaceTokenSet & { issuedAt: number; grant: string; version: number };
+  /**
+   * The signed-in user's tokens, plus bookkeeping of the renewal (grant id, version); with
+   * `encryptionKeys`, the tokens are sealed (`{ sealed, grant, version, expiresAt, issuedAt }`).
+   * Pending sign-ins are not in the session: they are stored in Redis before the redirect.
+   */
+  tokens?: (SpaceTokenSet & { issuedAt: number; grant: string; version: number })
+    | { sealed: string; grant: string; version: number; expiresAt: number; issuedAt: number };
 }
 
 declare module 'passport' {

@@ -14,12 +14,14 @@ export interface SpaceTokenEvent {
   message?: string;
 }
 
-const debuggers = new Map<string, createDebug.Debugger>();
+/** A `debug` logger, typed here so that no public type depends on @types/debug. */
+type DebugFn = ((text: string) => void) & { enabled: boolean };
+const debuggers = new Map<string, DebugFn>();
 
 /** `DEBUG=passport-jetbrains-space:*` shows one line per decision (`:signin`, `:token`, `:redis`...). */
-export function debugOf(area: string): createDebug.Debugger {
+export function debugOf(area: string): DebugFn {
   let d = debuggers.get(area);
-  if (!d) debuggers.set(area, (d = createDebug(`passport-jetbrains-space:${area}`)));
+  if (!d) debuggers.set(area, (d = createDebug(`passport-jetbrains-space:${area}`) as unknown as DebugFn));
   return d;
 }
 

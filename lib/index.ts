@@ -45,7 +45,6 @@ export { spaceErrorHandler } from './error-handler';
 export type { SpaceErrorHandlerOptions } from './error-handler';
 export { spaceSignOut } from './sign-out';
 export type { SpaceSignOutOptions } from './sign-out';
-<<<<<<< HEAD
 export { spaceAppClient } from './app-client';
 export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
 export type { AppTokenStore, CachedAppToken } from './app-token-store';
@@ -70,6 +69,4 @@ export { spaceRawBody } from './raw-body';
  * checked at start-up.
  */
 export type RedisLike = object;
-=======
 export type { SpaceSessionData } from './augment';
->>>>>>> tooling

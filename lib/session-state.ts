@@ -10,7 +10,7 @@ import { isRecord } from './validate';
  * are not in the session (see pending.ts). With express-session and connect-redis the session
  * is a value in Redis: the cookie carries only the signed session id.
  */
-export interface SpaceSessionData {
+interface SpaceSessionData {
   tokens?: StoredTokenSet | SealedTokens;
 }
 

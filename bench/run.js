@@ -86,10 +86,16 @@ const NAMES = { baseline: '(a) baseline', handwritten: '(b) hand-written', libra
 
 /** CPU time (µs) an app spent, and requests it served, while `fn` ran. */
 async function measured(app, fn) {
-  const before = await app.call('stats', {});
+  // A full GC first, so no round inherits another's garbage to collect.
+  const before = await app.call('stats', { gc: true });
   const result = await fn();
   const after = await app.call('stats', {});
-  return { result, cpuMicros: after.cpuMicros - before.cpuMicros, served: after.served - before.served };
+  return {
+    result,
+    cpuMicros: after.cpuMicros - before.cpuMicros,
+    served: after.served - before.served,
+    redisCommands: after.redisCommands - before.redisCommands,
+  };
 }
 
 async function main() {
@@ -126,7 +132,7 @@ async function main() {
         base: apps[kind].base, cookies: [cookie[kind]], concurrency: CFG.concurrency, count: CFG.freshCount, maxMs: CFG.freshMaxMs,
       }));
       if (m.result.ok !== m.result.count) throw new Error(`${kind}: ${JSON.stringify(m.result.statuses)} ${m.result.firstError || ''}`);
-      fresh[kind].push({ cpuPerReq: m.cpuMicros / m.served, rps: m.result.rps, p99: m.result.p99 });
+      fresh[kind].push({ cpuPerReq: m.cpuMicros / m.served, rps: m.result.rps, p99: m.result.p99, redisPerReq: m.redisCommands / m.served });
     }
   }
   out.fresh = {};
@@ -135,6 +141,7 @@ async function main() {
       cpuPerReq: median(fresh[kind].map((x) => x.cpuPerReq)),
       rps: median(fresh[kind].map((x) => x.rps)),
       p99: median(fresh[kind].map((x) => x.p99)),
+      redisPerReq: median(fresh[kind].map((x) => x.redisPerReq)),
       // Ratios to the baseline's run of the same round, whose conditions were closest.
       cpuRatios: fresh[kind].map((x, r) => x.cpuPerReq / fresh.baseline[r].cpuPerReq),
       rpsRatios: fresh[kind].map((x, r) => x.rps / fresh.baseline[r].rps),
@@ -155,6 +162,7 @@ async function main() {
         cpuMsPerSignIn: m.cpuMicros / 1000 / m.result.ok,
         cpuMsTotal: (m.cpuMicros + begin.cpuMicros) / 1000 / m.result.ok,
         perSec: (m.result.ok / m.result.wallMs) * 1000,
+        redis: m.redisCommands / m.result.ok,
       });
     }
   }
@@ -164,6 +172,7 @@ async function main() {
       cpuMs: median(signIns[kind].map((x) => x.cpuMsPerSignIn)),
       cpuMsTotal: median(signIns[kind].map((x) => x.cpuMsTotal)),
       perSec: median(signIns[kind].map((x) => x.perSec)),
+      redis: median(signIns[kind].map((x) => x.redis)),
     };
   }
   out.signIn.ratios = signIns.library.map((x, r) => x.cpuMsPerSignIn / signIns.handwritten[r].cpuMsPerSignIn);
@@ -289,13 +298,13 @@ function report(out) {
 
   const a = fresh.baseline;
   lines.push(`## Signed-in GET /me with a fresh token`, '', `Median of ${cfg.rounds} interleaved rounds of ${fmt(cfg.freshCount)} requests at concurrency ${cfg.concurrency}; CPU is the app process's user + system time per request it served.`, '');
-  table(['app', 'app CPU µs/request', 'req/s', 'p99 ms', 'CPU ÷ (a)', 'req/s ÷ (a)'], Object.keys(fresh).map((k) => [
-    NAMES[k], fmt(fresh[k].cpuPerReq), fmt(fresh[k].rps), fmt(fresh[k].p99, 1), ratio(fresh[k].cpuRatios), ratio(fresh[k].rpsRatios),
+  table(['app', 'app CPU µs/request', 'req/s', 'p99 ms', 'Redis commands/request', 'CPU ÷ (a)', 'req/s ÷ (a)'], Object.keys(fresh).map((k) => [
+    NAMES[k], fmt(fresh[k].cpuPerReq), fmt(fresh[k].rps), fmt(fresh[k].p99, 1), fmt(fresh[k].redisPerReq, 2), ratio(fresh[k].cpuRatios), ratio(fresh[k].rpsRatios),
   ]));
   lines.push(`Ratios: median of the per-round ratios to the baseline's run in the same round, [lowest–highest round]. Target for (c): CPU ÷ (a) ≤ 1.02, req/s ÷ (a) ≥ 0.98.`, '');
 
   lines.push(`## Sign-in callback (code exchange + profile)`, '', `Median of ${cfg.rounds} interleaved rounds of ${cfg.signInCount} browser-less sign-ins at concurrency ${cfg.signInConcurrency}: first all the starts (GET /auth/space, the emulator's auto-approval), then all the callbacks, the app's CPU measured over each half. "callback" is the app's CPU over the callbacks per completed sign-in; "whole sign-in" adds the start request.`, '');
-  table(['app', 'callback: app CPU ms/sign-in', 'callbacks/s', 'whole sign-in: app CPU ms'], ['handwritten', 'library'].map((k) => [NAMES[k], fmt(signIn[k].cpuMs, 3), fmt(signIn[k].perSec), fmt(signIn[k].cpuMsTotal, 3)]));
+  table(['app', 'callback: app CPU ms/sign-in', 'callbacks/s', 'callback: Redis commands', 'whole sign-in: app CPU ms'], ['handwritten', 'library'].map((k) => [NAMES[k], fmt(signIn[k].cpuMs, 3), fmt(signIn[k].perSec), fmt(signIn[k].redis, 1), fmt(signIn[k].cpuMsTotal, 3)]));
   lines.push(`Callback CPU, (c) ÷ (b): **${ratio(signIn.ratios)}** (median of per-round ratios [range]; target ≤ 0.75). Whole sign-in: ${ratio(signIn.totalRatios)}.`, '');
 
   lines.push(`## Renewal burst: ${cfg.burst} concurrent requests of one session with an expired token`, '', `One app process; token requests counted at the emulator; ${cfg.burstRounds} round(s), the median shown. "single" is one request of an expired session alone (median of ${cfg.singles}).`, '');

@@ -1,0 +1,50 @@
+// App (c): this library, as README "Quick start" writes it, imported the way users import it
+// (the package name resolves to this repository's dist/ through package.json "exports").
+// Environment: SPACE_URL, BENCH_PREFIX (Redis key prefix of this run).
+'use strict';
+const express = require('express');
+const session = require('express-session');
+const { RedisStore } = require('connect-redis');
+const Redis = require('ioredis');
+const passport = require('passport');
+const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
+const { CLIENT, SESSION_SECRET, REDIS_URL, redisOptions, runApp } = require('./common');
+
+const prefix = process.env.BENCH_PREFIX;
+const redis = new Redis(REDIS_URL, redisOptions);
+
+const strategy = new SpaceStrategy({
+  spaceURL: process.env.SPACE_URL,
+  clientID: CLIENT.clientID,
+  clientSecret: CLIENT.clientSecret,
+  callbackURL: '/auth/space/callback',
+}, (accessToken, refreshToken, profile, done) => done(null, profile));
+passport.use(strategy);
+passport.serializeUser((user, done) => done(null, user));
+passport.deserializeUser((user, done) => done(null, user));
+
+const app = express();
+app.use(session({
+  store: new RedisStore({ client: redis, prefix: `${prefix}sess:` }),
+  secret: SESSION_SECRET,
+  resave: false,
+  saveUninitialized: false,
+  cookie: { httpOnly: true, sameSite: 'lax', secure: 'auto' },
+}));
+app.use(passport.initialize());
+app.use(passport.session());
+app.use(spaceTokenRefresh({ strategy, redis, keyPrefix: `${prefix}space:` }));
+
+app.get('/auth/space', passport.authenticate('space'));
+app.get('/auth/space/callback',
+  passport.authenticate('space', { failureRedirect: '/', successReturnToOrRedirect: '/' }));
+app.post('/auth/signout', spaceSignOut({ strategy, redis, keyPrefix: `${prefix}space:` }));
+
+app.get('/', (req, res) => res.send(req.user ? 'signed in' : 'signed out'));
+app.get('/me', (req, res) => res.json({ user: req.user, tokenExpiresAt: req.spaceTokens?.expiresAt }));
+app.use(spaceErrorHandler());
+
+runApp(app, redis).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+// The Space stand-in, in its own process: two emulators, one with the default token lifetime
+// (fresh tokens for the whole run) and one with short-lived tokens (renewal scenarios).
+// Besides the emulator's own request counting it notes when each token answer was finished,
+// on the clock the load generator uses, so the cross-process burst can be timed from the
+// moment the winner got its new token.
+'use strict';
+const http = require('node:http');
+const { CLIENT, clock, serve } = require('./common');
+
+// Wrap http.createServer before the emulator module is loaded, so every server it creates gets
+// one extra listener (registered first) that notes the end time of /oauth/token answers.
+const tokenAnswers = [];
+const createServer = http.createServer;
+http.createServer = function benchCreateServer(...args) {
+  const server = createServer.apply(this, args);
+  server.on('request', (req, res) => {
+    if (!req.url.startsWith('/oauth/token')) return;
+    res.on('finish', () => tokenAnswers.push({ port: server.address().port, at: clock(), status: res.statusCode }));
+  });
+  return server;
+};
+const { startSpaceEmulator } = require('passport-jetbrains-space/emulator');
+
+const SHORT_TTL = Number(process.env.BENCH_SHORT_TTL || 8);
+
+async function main() {
+  const common = {
+    port: 0,
+    clients: [{ ...CLIENT, redirectURIs: ['*'] }],
+    autoApprove: 'john.doe',
+    // Every sign-in gets a refresh token (Space gives one only on a user's first offline exchange).
+    refreshTokenOnEveryExchange: true,
+  };
+  const long = await startSpaceEmulator(common);
+  const short = await startSpaceEmulator({ ...common, accessTokenTTL: SHORT_TTL });
+  const pick = (which) => (which === 'short' ? short : long);
+  const refreshCount = (e) => e.count('/oauth/token', { grant_type: 'refresh_token' });
+  serve({
+    // Counts since the last reset; the log is reset often so it does not grow over 20,000 sign-ins.
+    counts: ({ which }) => {
+      const e = pick(which);
+      return { refresh: refreshCount(e), code: e.count('/oauth/token', { grant_type: 'authorization_code' }), profile: e.count('/api/http/team-directory/profiles/me') };
+    },
+    reset: ({ which }) => {
+      pick(which).resetRequests();
+      const port = pick(which).port;
+      for (let i = tokenAnswers.length - 1; i >= 0; i--) if (tokenAnswers[i].port === port) tokenAnswers.splice(i, 1);
+      return true;
+    },
+    tokenAnswers: ({ which }) => tokenAnswers.filter((t) => t.port === pick(which).port),
+    close: async () => {
+      await Promise.all([long.close(), short.close()]);
+      setImmediate(() => process.exit(0));
+      return true;
+    },
+  });
+  process.send({ ready: true, long: long.url, short: short.url, shortTTL: SHORT_TTL });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -2,7 +2,7 @@
  * The `space-emulator` CLI, in-process: argument parsing, help, errors and a running emulator.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -221,7 +221,7 @@ describe('the built space-emulator bin', () => {
   });
 
   test('--version prints the package version', () => {
-    const { version } = require('../package.json') as { version: string };
+    const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
     expect(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' })).toBe(`${version}\n`);
   });
 

@@ -14,7 +14,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const Redis = require('ioredis');
-const { REDIS_URL, client, clock } = require('./common');
+const { REDIS_URL, client } = require('./common');
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 const num = (name, fallback) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
@@ -296,7 +296,6 @@ function report(out) {
   lines.push(`${m.date.slice(0, 16).replace('T', ' ')} UTC, ${cfg.mode} run (${fmt(out.seconds)} s). Machine: ${m.nproc} cores, ${m.model}, Node ${m.node}, load average at the end ${m.loadavg}.`);
   lines.push('Every process (apps, emulator, load generator, Redis) on this machine; it is shared, so absolute figures are noisy: compare the ratios within one run.', '');
 
-  const a = fresh.baseline;
   lines.push(`## Signed-in GET /me with a fresh token`, '', `Median of ${cfg.rounds} interleaved rounds of ${fmt(cfg.freshCount)} requests at concurrency ${cfg.concurrency}; CPU is the app process's user + system time per request it served.`, '');
   table(['app', 'app CPU µs/request', 'req/s', 'p99 ms', 'Redis commands/request', 'CPU ÷ (a)', 'req/s ÷ (a)'], Object.keys(fresh).map((k) => [
     NAMES[k], fmt(fresh[k].cpuPerReq), fmt(fresh[k].rps), fmt(fresh[k].p99, 1), fmt(fresh[k].redisPerReq, 2), ratio(fresh[k].cpuRatios), ratio(fresh[k].rpsRatios),

@@ -97,6 +97,7 @@ export class SessionState {
    */
   carryThroughLogIn(req: Request, tokens: StoredTokenSet, returnTo: string | undefined, onLoggedIn: (oldID: string, err?: unknown) => Promise<void> | void): void {
     const original = req.logIn;
+    const write = (session: Session) => this.write(session, tokens);
     const wrapped = function logIn(this: Request, user: Express.User, optionsOrDone: unknown, maybeDone?: (err?: unknown) => void): void {
       const done = (typeof optionsOrDone === 'function' ? optionsOrDone : maybeDone) as (err?: unknown) => void;
       const options = { ...((typeof optionsOrDone === 'function' ? {} : optionsOrDone ?? {}) as { session?: boolean; keepSessionInfo?: boolean }) };
@@ -107,7 +108,7 @@ export class SessionState {
         if (!options.keepSessionInfo) {
           for (const name of Object.keys(session)) if (name !== 'cookie') delete session[name];
         }
-        state.write(session, tokens);
+        write(session);
         if (returnTo) session.returnTo = returnTo;
         options.keepSessionInfo = true;
       }
@@ -120,7 +121,6 @@ export class SessionState {
         Promise.resolve(onLoggedIn(oldID, err)).then(() => done(err), (e: unknown) => done(e));
       });
     };
-    const state = this;
     req.login = req.logIn = wrapped as typeof req.logIn;
   }
 }

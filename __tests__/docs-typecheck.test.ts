@@ -39,6 +39,12 @@ declare const redis: import('ioredis').Redis;
 declare const dashboard: import('express').RequestHandler;
 declare const csrfCheck: import('express').RequestHandler;
 declare const verify: import('passport-jetbrains-space').SpaceVerifyFunction;
+declare const space: import('passport-jetbrains-space/emulator').SpaceEmulator;
+declare const passport: import('passport').PassportStatic;
+declare const express: typeof import('express');
+declare const spaceURL: string;
+declare const clientID: string;
+declare const clientSecret: string;
 `;
 
 let work: string;

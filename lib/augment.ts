@@ -36,6 +36,8 @@ declare module 'passport' {
     publicPaths?: SpaceAuthenticateOptions['publicPaths'];
     /** Space: `false` turns gate mode off for a mount made with `app.use()`. */
     gate?: SpaceAuthenticateOptions['gate'];
+    /** space-bearer: a request without an `Authorization: Bearer` header is passed on, not refused. */
+    optional?: boolean;
   }
 }
 

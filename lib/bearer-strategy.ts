@@ -131,6 +131,9 @@ export class SpaceBearerStrategy extends PassportStrategy {
   private readonly profileFields: string;
   private readonly passReq: boolean;
 
+  constructor(options: SpaceBearerOptions & { passReqToCallback?: false }, verify?: SpaceBearerVerify);
+  constructor(options: SpaceBearerOptions & { passReqToCallback: true }, verify: SpaceBearerVerifyWithRequest);
+  constructor(options: SpaceBearerOptions, verify?: SpaceBearerVerify | SpaceBearerVerifyWithRequest);
   constructor(options: SpaceBearerOptions, private readonly verify?: SpaceBearerVerify | SpaceBearerVerifyWithRequest) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('SpaceBearerStrategy requires options, e.g. { spaceURL }');

@@ -5,7 +5,7 @@ import type { SpaceTokenEvent } from 'passport-jetbrains-space';
 import { signIn, startTestApp, type TestApp } from './helpers/app';
 import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from './helpers/redis';
 
-// SECURITY-CATALOG test 32: every secret gets a greppable value, a whole run goes through
+// SECURITY.md: every secret gets a greppable value, a whole run goes through
 // success and failure paths, then logs, answers, outbound URLs, events and Redis key names
 // are searched for them.
 const CLIENT = { clientID: 'canary-client', clientSecret: 'CANARY-client-secret-5d1e7a' };

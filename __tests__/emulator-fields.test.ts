@@ -1,5 +1,5 @@
 /**
- * The pure `$fields` parser and projector (Space partial responses, SPACE-API.md §5.2).
+ * The pure `$fields` parser and projector (Space partial responses, docs/space-api.md#profile).
  */
 import { applyFields, FieldsError, parseFields, projectFields, type FieldSelection } from '../lib/emulator/fields';
 

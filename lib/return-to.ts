@@ -2,7 +2,7 @@
  * Where to send the browser after sign-in or sign-out: only ever a path on the app's own
  * origin. Everything else (`//evil.example`, `/\evil.example`, `https://evil.example`,
  * `javascript:`, tab/CR/LF-split and over-long values) yields `undefined`, and the caller
- * falls back to its default. RFC 9700 §4.11.1; SECURITY-CATALOG test 17.
+ * falls back to its default. RFC 9700 §4.11.1; SECURITY.md.
  */
 export function safeReturnTo(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return undefined;

@@ -1,9 +1,9 @@
 /**
  * The emulated Space HTTP API: the current profile, the organization, avatar downloads and the
- * self-revoke endpoint (SPACE-API.md §1, §5).
+ * self-revoke endpoint (docs/space-api.md#endpoints, #profile).
  *
  * Every call needs `Authorization: Bearer`. Errors use Space's API shape and exact texts, since
- * SDK logic depends on them (SPACE-API.md §5.5): an expired token gets
+ * SDK logic depends on them (docs/space-api.md#api-errors): an expired token gets
  * "Access token has expired" (the Kotlin SDK refreshes and retries on it), a token of a revoked
  * grant gets "Refresh token associated with the access token is revoked".
  */
@@ -16,7 +16,7 @@ import type { SpaceEmulatorUser } from './options.js';
 import { apiError, bodyReply, emptyReply, jsonReply, type Reply } from './reply.js';
 import { scopeAllows } from './scope.js';
 
-/** Path of the self-revoke endpoint (SPACE-API.md §1, .NET SDK `DeleteSelfAsync`). */
+/** Path of the self-revoke endpoint (docs/space-api.md#endpoints.NET SDK `DeleteSelfAsync`). */
 export const REVOKE_SELF_PATH = '/api/http/team-directory/profiles/oauth-consents/me/refresh-tokens/self';
 
 /** Checks the bearer token of an API call (see bearer.ts): signature, grant, revocation, expiry. */
@@ -29,7 +29,7 @@ function derivedID(seed: string): string {
   return createHash('sha256').update(seed).digest('base64url').slice(0, 12);
 }
 
-/** A user as a `TD_MemberProfile` (SPACE-API.md §5.3): the fields sign-in code reads, plus the always-present flags. */
+/** A user as a `TD_MemberProfile` (docs/space-api.md#profile): the fields sign-in code reads, plus the always-present flags. */
 export function memberProfile(user: SpaceEmulatorUser): Json {
   return {
     id: user.id,
@@ -78,7 +78,7 @@ export function handleProfile(state: EmulatorState, req: EmulatorRequest): Reply
   });
 }
 
-/** `GET /api/http/organization`: an `OrganizationRecord` (SPACE-API.md §5.6). */
+/** `GET /api/http/organization`: an `OrganizationRecord` (docs/space-api.md#endpoints). */
 export function handleOrganization(state: EmulatorState, req: EmulatorRequest): Reply {
   const auth = authenticateBearer(state, req);
   if (!auth.ok) return auth.reply;
@@ -89,7 +89,7 @@ export function handleOrganization(state: EmulatorState, req: EmulatorRequest): 
   return project(req, { id: derivedID(`org\n${name}`), orgId: derivedID(`orgId\n${name}`), name, slogan, logoId: null });
 }
 
-/** `GET /d/<id>`: an avatar attachment, as a generated SVG. Needs a bearer token, like Space (SPACE-API.md §5.4). */
+/** `GET /d/<id>`: an avatar attachment, as a generated SVG. Needs a bearer token, like Space (docs/space-api.md#avatars). */
 export function handleAttachment(state: EmulatorState, req: EmulatorRequest): Reply {
   const auth = authenticateBearer(state, req);
   if (!auth.ok) return auth.reply;

@@ -2,7 +2,7 @@
  * The authorization endpoint: `GET /oauth/auth` (sign-in page or auto-approval) and the page's
  * form target `POST /oauth/auth/approve`.
  *
- * Behaviour follows SPACE-API.md §2. Two kinds of error, as RFC 6749 §4.1.2.1 requires: a bad
+ * Behaviour follows docs/space-api.md#authorization-endpoint Two kinds of error, as RFC 6749 §4.1.2.1 requires: a bad
  * `client_id` or `redirect_uri` gets an HTML error page and never a redirect (so the endpoint is
  * no open redirector); every other error goes back to the client's redirect URI with `error`,
  * `error_description` and the client's `state`.
@@ -31,13 +31,13 @@ const AUTH_PARAMS = [
   'access_type', 'request_credentials', 'code_challenge', 'code_challenge_method',
 ] as const;
 
-/** Values Hub defines for `request_credentials`; all are treated as "the test user is signed in" (SPACE-API.md §2). */
+/** Values Hub defines for `request_credentials`; all are treated as "the test user is signed in" (docs/space-api.md#authorization-endpoint). */
 const REQUEST_CREDENTIALS = ['default', 'required', 'skip', 'silent'];
 
 /** RFC 7636 §4.2: 43 to 128 characters of the unreserved set. */
 const PKCE_VALUE = /^[A-Za-z0-9\-._~]{43,128}$/;
 
-/** The conformance suite's `CheckForInvalidCharsInState` set (SECURITY-CATALOG.md §2.6). */
+/** The conformance suite's `CheckForInvalidCharsInState` set (SECURITY.md). */
 const URL_SAFE = /^[A-Za-z0-9\-._~]*$/;
 
 /** True if `uri` is registered for `client`; `'*'` matches any http(s) URI on localhost or 127.0.0.1. */
@@ -131,7 +131,7 @@ export function validateAuthorization(state: EmulatorState, params: Params, req:
       state: stateParam,
       accessType,
       codeChallenge: challenge ?? null,
-      // SPACE-API.md §2: an absent method means plain.
+      // docs/space-api.md#authorization-endpoint: an absent method means plain.
       codeChallengeMethod: challenge === undefined ? null : (method ?? 'plain'),
     },
   };

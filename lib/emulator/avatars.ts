@@ -1,5 +1,5 @@
 /**
- * Generated avatar images for the `/d/<id>` attachment endpoint (SPACE-API.md §5.4) and the
+ * Generated avatar images for the `/d/<id>` attachment endpoint (docs/space-api.md#avatars) and the
  * initials badges of the sign-in page.
  *
  * The colour is derived from the attachment id, so one id always renders the same image and

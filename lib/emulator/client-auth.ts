@@ -1,10 +1,10 @@
 /**
  * Client authentication at the token endpoint.
  *
- * Space documents HTTP Basic (SPACE-API.md §3.1, [confirmed]); public clients send `client_id` in
+ * Space documents HTTP Basic (docs/space-api.md#client-authentication[confirmed]); public clients send `client_id` in
  * the body and use PKCE ([inferred] from the Kotlin SDK). Body-only secrets (`client_secret_post`)
  * are [unconfirmed], so they are off unless `acceptClientSecretPost` is set. Using two methods at
- * once is `invalid_request` (RFC 6749 §2.3, D-ERR). Error descriptions never contain the
+ * once is `invalid_request` (RFC 6749 §2.3). Error descriptions never contain the
  * presented id or secret.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';

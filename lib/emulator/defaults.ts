@@ -2,8 +2,8 @@
  * Default data of the Space emulator: one confidential client and two users.
  *
  * The values are dummies that only mean something to the emulator, so the CLI may print them.
- * The avatar ids look like Space attachment ids (short opaque strings, SPACE-API.md §5.3) and are
- * served as generated SVGs at `/d/<id>` (SPACE-API.md §5.4).
+ * The avatar ids look like Space attachment ids (short opaque strings, docs/space-api.md#profile) and are
+ * served as generated SVGs at `/d/<id>` (docs/space-api.md#avatars).
  */
 import type { SpaceEmulatorClient, SpaceEmulatorUser } from './options.js';
 
@@ -66,12 +66,12 @@ export function defaultUsers(): SpaceEmulatorUser[] {
 /** The organization used when `organization` is not given. */
 export const DEFAULT_ORGANIZATION: Readonly<{ name: string; slogan?: string }> = { name: 'Acme Corp' };
 
-/** Default `expires_in` of access tokens, in seconds. Space's real value is unknown (SPACE-API.md §3.4). */
+/** Default `expires_in` of access tokens, in seconds. Space's real value is unknown (docs/space-api.md#token-response). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 600;
 
 /**
- * Default lifetime of authorization codes, in seconds. Space's is unknown (SPACE-API.md §2); the
- * test catalog (SECURITY-CATALOG.md §0) asks for 60 s.
+ * Default lifetime of authorization codes, in seconds. Space's is unknown (docs/space-api.md#authorization-endpoint); the
+ * test catalog (SECURITY.md) asks for 60 s.
  */
 export const DEFAULT_CODE_TTL = 60;
 

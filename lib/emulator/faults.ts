@@ -1,7 +1,7 @@
 /**
  * Fault injection: per-request canned answers, delays, hangs, resets and slow ("drip") bodies.
  *
- * The test catalog (SECURITY-CATALOG.md §0 "Fake Space", §1 G) needs every answer to be
+ * The test catalog (SECURITY.md "Fake Space", §1 G) needs every answer to be
  * programmable per test: status, headers, body, delay, one-byte-per-second drip, connection
  * reset, oversize body. Faults are matched in the order they were injected; the first one that
  * matches and has uses left applies, and uses one up.

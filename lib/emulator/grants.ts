@@ -4,7 +4,7 @@
  * A grant is what one successful code exchange creates: every access token and refresh token
  * issued from that exchange (and from refreshing it) belongs to it. Revoking a grant kills the
  * whole family, which is what Space's self-revoke endpoint does to "the refresh token and its
- * access tokens" (SPACE-API.md §1, §5.5) and what strict rotation does on replay (RFC 9700 §4.14.2).
+ * access tokens" (docs/space-api.md#endpoints, #api-errors) and what strict rotation does on replay (RFC 9700 §4.14.2).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { MAX_ROTATED_OUT_PER_GRANT, RETAIN_EXPIRED_MS, SweepSchedule } from './bounds.js';
@@ -115,7 +115,7 @@ export class GrantStore {
     return grant;
   }
 
-  /** Space issues a refresh token only on the first offline exchange per user+client (SPACE-API.md §2). */
+  /** Space issues a refresh token only on the first offline exchange per user+client (docs/space-api.md#authorization-endpoint). */
   hasIssuedRefreshToken(clientID: string, userID: string): boolean {
     return this.refreshTokenIssued.has(pairKey(clientID, userID));
   }

@@ -1,7 +1,7 @@
 /**
  * Options of the Space emulator, and the one place where they are checked.
  *
- * Every behaviour that SPACE-API.md marks [unconfirmed] or [inferred] is an option here, so a test
+ * Every behaviour that docs/space-api.md marks [unconfirmed] or [inferred] is an option here, so a test
  * can run the strategy against each plausible Space.
  */
 import {
@@ -15,7 +15,7 @@ import {
 import type { SpaceEmulatorMembership, SpaceEmulatorRole, SpaceEmulatorTeam } from './directory.js';
 import { resolveDirectory, type ResolvedDirectory } from './directory-options.js';
 
-/** A Space member known to the emulator. Becomes a `TD_MemberProfile` (SPACE-API.md §5.3). */
+/** A Space member known to the emulator. Becomes a `TD_MemberProfile` (docs/space-api.md#profile). */
 export interface SpaceEmulatorUser {
   /** Profile id; also the `sub` of access tokens. */
   id: string;
@@ -58,45 +58,45 @@ export interface SpaceEmulatorOptions {
   /** Lifetime of authorization codes in seconds; default 60. Codes are single use. */
   codeTTL?: number;
   /**
-   * Default false: Space's inferred behaviour (SPACE-API.md §3.5), the same refresh token is reused
+   * Default false: Space's inferred behaviour (docs/space-api.md#refresh), the same refresh token is reused
    * and refresh answers carry none. True: strict rotation; replaying a rotated-out refresh token
    * answers `invalid_grant`, revokes the whole grant and counts in `refreshTokenReuseCount`.
    */
   rotateRefreshTokens?: boolean;
   /**
    * Default false: a refresh token is issued only for `access_type=offline` on the first code
-   * exchange for a user+client (SPACE-API.md §2, §3.4). True: on every offline exchange.
+   * exchange for a user+client (docs/space-api.md#authorization-endpoint, #token-response). True: on every offline exchange.
    */
   refreshTokenOnEveryExchange?: boolean;
   /** User id or username approved without a page, for non-browser tests; default null. */
   autoApprove?: string | null;
   /** The "Require PKCE" application setting; default false. */
   requirePKCE?: boolean;
-  /** Accept `client_id`/`client_secret` in the body without Basic; default false ([unconfirmed], SPACE-API.md §3.1). */
+  /** Accept `client_id`/`client_secret` in the body without Basic; default false ([unconfirmed], docs/space-api.md#client-authentication). */
   acceptClientSecretPost?: boolean;
-  /** Send `token_type: "Bearer"` in token answers; default true ([unconfirmed], SPACE-API.md §3.4). */
+  /** Send `token_type: "Bearer"` in token answers; default true ([unconfirmed], docs/space-api.md#token-response). */
   includeTokenType?: boolean;
-  /** Send `scope` in token answers; default true ([unconfirmed], SPACE-API.md §3.4). */
+  /** Send `scope` in token answers; default true ([unconfirmed], docs/space-api.md#token-response). */
   includeScope?: boolean;
   /**
    * Scope elements of which one must be granted to read `profiles/me` (`**` always passes); default
    * `['global:Profile.View']`. Whether `global:Profile.View.Basic` suffices is [unconfirmed]
-   * (SPACE-API.md §4).
+   * (docs/space-api.md#scope).
    */
   profileScopes?: string[];
   /**
    * Scope elements of which one must be granted to read `/api/http/organization`; default `[]`
-   * (any valid token), since the SDK lists no permission ([unconfirmed], SPACE-API.md §5.6).
+   * (any valid token), since the SDK lists no permission ([unconfirmed], docs/space-api.md#endpoints).
    */
   organizationScopes?: string[];
   /**
    * Whether a profile requested without `$fields` includes list fields (`emails`, `languages`);
-   * default true. [unconfirmed] (SPACE-API.md §5.2): set false to prove a client asks explicitly.
+   * default true. [unconfirmed] (docs/space-api.md#profile): set false to prove a client asks explicitly.
    */
   listsWithoutFields?: boolean;
   /** The `orgDomain` claim of tokens (the org's subdomain in Space Cloud); default `'acme'`. */
   orgDomain?: string;
-  /** Serve HTTPS with this key and certificate instead of HTTP (SECURITY-CATALOG.md §0 "HTTPS variant"). */
+  /** Serve HTTPS with this key and certificate instead of HTTP (SECURITY.md "HTTPS variant"). */
   tls?: { key: string | Buffer; cert: string | Buffer };
   /**
    * Teams of the directory; `parentId` nests them. Default: `Acme › Platform › Storage`,

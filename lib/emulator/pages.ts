@@ -3,7 +3,7 @@
  *
  * Both are self-contained (inline CSS, no scripts, no external resources) and escape every value,
  * since client ids, scopes and user names are test input and may be hostile on purpose
- * (SECURITY-CATALOG.md §1 I). The headers forbid framing (clickjacking on a consent page,
+ * (SECURITY.md). The headers forbid framing (clickjacking on a consent page,
  * RFC 6749 §10.13) and caching, and the CSP allows only the page's own styles and a form
  * submission to the emulator itself and to the client's redirect origin.
  */

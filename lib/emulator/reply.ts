@@ -44,7 +44,7 @@ export function redirectReply(location: string): Reply {
 
 /**
  * An HTTP API error in Space's shape, `{ error, error_description }` with hyphenated codes such
- * as `authentication-required` (SPACE-API.md §5.5).
+ * as `authentication-required` (docs/space-api.md#api-errors).
  */
 export function apiError(status: number, error: string, description: string): Reply {
   return jsonReply(status, { error, error_description: description });
@@ -53,7 +53,7 @@ export function apiError(status: number, error: string, description: string): Re
 /**
  * A token-endpoint error (RFC 6749 §5.2): JSON `{ error, error_description }`, `no-store`. For
  * `invalid_client` the status is 401 with a `WWW-Authenticate: Basic` challenge, since Basic is
- * the client authentication Space documents (SPACE-API.md §3.1, §3.6).
+ * the client authentication Space documents (docs/space-api.md#client-authentication, #token-errors).
  */
 export function oauthError(error: string, description: string): Reply {
   const headers: Record<string, string> = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };

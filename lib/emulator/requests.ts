@@ -1,6 +1,6 @@
 /**
  * The request log: every request the emulator saw, in order, with what a test needs to assert
- * on it (SECURITY-CATALOG.md §0: "counts calls per endpoint and per refresh token"; "fake Space
+ * on it (SECURITY.md: "counts calls per endpoint and per refresh token"; "fake Space
  * saw no request the test did not expect").
  *
  * The log holds secrets (Authorization headers, codes, verifiers, tokens) on purpose: it is the

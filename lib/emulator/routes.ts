@@ -30,7 +30,7 @@ const ROUTES: ReadonlyMap<string, Readonly<Record<string, Handler>>> = new Map<s
   [MEMBERSHIPS_PATH, { GET: handleMemberships }],
 ]);
 
-/** Attachments live under `/d/<id>` (SPACE-API.md §5.4). */
+/** Attachments live under `/d/<id>` (docs/space-api.md#avatars). */
 const ATTACHMENT_PREFIX = '/d/';
 
 function methodsFor(path: string): Readonly<Record<string, Handler>> | undefined {

@@ -1,5 +1,5 @@
 /**
- * Scope arithmetic for Space's space-separated permission scopes (SPACE-API.md §4).
+ * Scope arithmetic for Space's space-separated permission scopes (docs/space-api.md#scope).
  *
  * `**` means "everything the app may have", so it covers any other element. Elements are compared
  * as opaque strings: `global:Profile.View` does not imply `global:Profile.View.Basic` or the reverse,

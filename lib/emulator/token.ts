@@ -1,7 +1,7 @@
 /**
  * The token endpoint, `POST /oauth/token`: authorization-code, refresh-token and client-credentials grants.
  *
- * Request and answer shapes follow SPACE-API.md §3; where Space is silent the emulator follows
+ * Request and answer shapes follow docs/space-api.md#token-endpoint; where Space is silent the emulator follows
  * RFC 6749 (errors as JSON with 400, 401 for `invalid_client`) and RFC 7636 (PKCE).
  */
 import { createHash } from 'node:crypto';
@@ -93,7 +93,7 @@ function authorizationCodeGrant(state: EmulatorState, req: EmulatorRequest, form
   if (pkceError) return pkceError;
 
   const { refreshTokenOnEveryExchange } = state.options;
-  // SPACE-API.md §2: offline access gets a refresh token on the first exchange for this user only.
+  // docs/space-api.md#authorization-endpoint: offline access gets a refresh token on the first exchange for this user only.
   const withRefreshToken =
     code.accessType === 'offline' && (refreshTokenOnEveryExchange || !state.store.hasIssuedRefreshToken(client.clientID, code.userID));
   const grant = state.store.createGrant(client.clientID, code.userID, code.scope, withRefreshToken);
@@ -120,7 +120,7 @@ function refreshTokenGrant(state: EmulatorState, form: Params, client: SpaceEmul
 
   let scope = grant.scope;
   if (form.has('scope')) {
-    // SPACE-API.md §3.3: the docs call scope required, the Kotlin SDK omits it; absent = as granted.
+    // docs/space-api.md#refresh: the docs call scope required, the Kotlin SDK omits it; absent = as granted.
     scope = form.get('scope')?.trim() ?? '';
     if (!scopeCovers(grant.scope, scope)) return oauthError('invalid_scope', 'The requested scope is empty or exceeds the scope originally granted.');
   }

@@ -1,7 +1,7 @@
 /**
  * Space's `$fields` partial-response syntax: a pure parser and a projector (no I/O).
  *
- * Syntax (docs/space-api.md#profilefrom the Kotlin SDK's `PartialBuilder.buildQuery` and the .NET
+ * Syntax (docs/space-api.md#profile, from the Kotlin SDK's `PartialBuilder.buildQuery` and the .NET
  * `Partial` class): a comma-separated list of field names; a nested selection in parentheses,
  * `name(firstName,lastName)`; `*` for all fields of that level; `managers!` / `managers!2` for a
  * recursive selection. Whitespace between tokens is tolerated.

@@ -4,7 +4,7 @@
  * `URLSearchParams` is lenient in two ways an OAuth server must not be: it silently keeps bad
  * percent-encoding, and it hides repeated parameters behind `get()`. RFC 6749 §3.1 and §3.2 say
  * "parameters MUST NOT be included more than once", and Space lists a repeated parameter as
- * `invalid_request` (docs/space-api.md#authorization-endpointD-ERR). This parser reports both.
+ * `invalid_request` (docs/space-api.md#authorization-endpoint). This parser reports both.
  */
 
 /** Thrown for input that is not valid form encoding (bad percent-escape, invalid UTF-8). */

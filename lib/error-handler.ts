@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, Request } from 'express';
 import { strategyOf } from './context';
 import { SpaceAuthorizationError, SpaceSessionEndedError, isRedisOutage, isSpaceError, scrubRedisError } from './errors';
 import { answerSignedOut, answerUnavailable, sendError } from './respond';
+import { debugOf, explainOffline } from './events';
 import { localPath } from './validate';
 
 export { isRedisOutage } from './errors';
@@ -27,7 +28,9 @@ export interface SpaceErrorHandlerOptions {
  */
 export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): ErrorRequestHandler {
   const configured = localPath('spaceErrorHandler', 'signInURL', options.signInURL);
+  const log = debugOf('error');
   const report = (err: unknown, status: number, req: Request) => {
+    if (log.enabled) log(`${req.method} answered ${status}: ${err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err)}`);
     try {
       options.onError?.(err, { status, req });
     } catch {
@@ -38,6 +41,7 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
     if (res.headersSent) return next(err);
     const signInURL = configured ?? strategyOf(req)?.signInPath ?? '/auth/space';
     if (isRedisOutage(err)) {
+      explainOffline(err);
       report(scrubRedisError(err), 503, req);
       return answerUnavailable(req, res, 'store');
     }

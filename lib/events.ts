@@ -45,3 +45,16 @@ export function emitter(onEvent: ((event: SpaceTokenEvent) => void) | undefined)
     }
   };
 }
+
+let warnedOffline = false;
+
+/**
+ * ioredis with `enableOfflineQueue: false` refuses commands until it has connected: a request
+ * that comes in before that fails its session save. Say so once, in words an operator can act on.
+ */
+export function explainOffline(err: unknown): void {
+  if (warnedOffline || !(err instanceof Error) || !/enableOfflineQueue|Stream isn't writeable/.test(err.message)) return;
+  warnedOffline = true;
+  process.emitWarning('Redis was not connected yet when a request came in (ioredis with enableOfflineQueue: false refuses commands until then). '
+    + 'Connect before listening: create the client with lazyConnect: true and `await redis.connect()` before app.listen().', { code: 'PASSPORT_JETBRAINS_SPACE_REDIS_NOT_READY' });
+}

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError, isRedisOutage } from './errors';
+import { explainOffline } from './events';
 import { fingerprint } from './keys';
 import { randomToken, type PendingSignIn } from './pending';
 import type { SpaceProfile } from './profile';
@@ -28,6 +29,7 @@ export async function startSignIn(strategy: SpaceStrategy, req: Request, options
     strategy.redirect(url);
   } catch (err) {
     if (!isRedisOutage(err)) throw err;
+    explainOffline(err);
     runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
     answerUnavailable(req, res, 'store');
   }

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, Request } from 'express';
 import { strategyOf } from './context';
 import { SpaceAuthorizationError, SpaceSessionEndedError, isRedisOutage, isSpaceError, scrubRedisError } from './errors';
 import { answerSignedOut, answerUnavailable, sendError } from './respond';
-import { localPath } from './validate';
+import { localPath, onlyKnown } from './validate';
 
 export { isRedisOutage } from './errors';
 
@@ -17,6 +17,9 @@ export interface SpaceErrorHandlerOptions {
   onError?: (err: unknown, info: { status: number; req: Request }) => void;
 }
 
+/** Every option name spaceErrorHandler accepts; any other is a TypeError. */
+export const ERROR_HANDLER_OPTION_NAMES = ['signInURL', 'onError'] as const;
+
 /**
  * An Express error handler for what this library and its session store can throw: Redis
  * away → 503 with `Retry-After` (never a sign-out); Space away or slow → 503/504; Space
@@ -26,6 +29,7 @@ export interface SpaceErrorHandlerOptions {
  * error handler. Mount it after your routes.
  */
 export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): ErrorRequestHandler {
+  onlyKnown('spaceErrorHandler', options, ERROR_HANDLER_OPTION_NAMES);
   const configured = localPath('spaceErrorHandler', 'signInURL', options.signInURL);
   const report = (err: unknown, status: number, req: Request) => {
     try {

@@ -39,6 +39,8 @@ declare const redis: import('ioredis').Redis;
 declare const dashboard: import('express').RequestHandler;
 declare const csrfCheck: import('express').RequestHandler;
 declare const verify: import('passport-jetbrains-space').SpaceVerifyFunction;
+declare const passport: import('passport').PassportStatic;
+declare const space: import('passport-jetbrains-space/emulator').SpaceEmulator;
 `;
 
 let work: string;

@@ -5,6 +5,7 @@ import { kvFor } from './redis';
 import { bindShared } from './refresh';
 import { SpaceClient, type SpaceApiCallOptions } from './space-client';
 import type { SpaceStrategy } from './strategy';
+import { onlyKnown } from './validate';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {
@@ -45,6 +46,11 @@ export interface SpaceAppClientOptions {
   /** A store of your own instead of `redis` (see `AppTokenStore`). */
   store?: AppTokenStore;
 }
+
+/** Every option name spaceAppClient accepts; any other is a TypeError. */
+export const APP_CLIENT_OPTION_NAMES = [
+  'strategy', 'spaceURL', 'clientID', 'clientSecret', 'timeout', 'scope', 'redis', 'keyPrefix', 'skew', 'lockTTL', 'redisTimeout', 'store',
+] as const;
 
 /** Space's HTTP API as the application itself. Paths are relative to `/api/http/`. */
 export interface SpaceAppClient {
@@ -112,6 +118,7 @@ function resolveClient(options: SpaceAppClientOptions): { client: SpaceClient; s
  */
 export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   if (typeof options !== 'object' || options === null) throw new TypeError('spaceAppClient requires options, e.g. { strategy }');
+  onlyKnown('spaceAppClient', options, APP_CLIENT_OPTION_NAMES);
   const { client, spaceURL, clientID, timeout } = resolveClient(options);
   const scopeOption = options.scope ?? '**';
   const scope = (Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption);

@@ -9,6 +9,7 @@ import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from './profile';
 import { SpaceClient } from './space-client';
 import type { SpaceStrategy } from './strategy';
 import { TtlCache } from './ttl-cache';
+import { onlyKnown } from './validate';
 
 /** A member of the organization, as sign-in normalizes them, marked as a user. */
 export interface SpaceUserPrincipal extends SpaceProfile {
@@ -79,6 +80,12 @@ export interface SpaceBearerOptions {
   passReqToCallback?: boolean;
 }
 
+/** Every option name SpaceBearerStrategy accepts; any other is a TypeError. */
+export const BEARER_OPTION_NAMES = [
+  'spaceURL', 'strategy', 'confirmTTL', 'timeout', 'issuers', 'orgDomain', 'principals', 'profileFields', 'clockTolerance',
+  'jwksRefetchInterval', 'jwksMaxAge', 'retryAfter', 'passReqToCallback',
+] as const;
+
 /** Per-call options of `passport.authenticate('space-bearer', options)`. */
 export interface SpaceBearerAuthenticateOptions {
   /** Must be `false`: a bearer token never becomes a session. */
@@ -137,6 +144,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
   constructor(options: SpaceBearerOptions, private readonly verify?: SpaceBearerVerify | SpaceBearerVerifyWithRequest) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('SpaceBearerStrategy requires options, e.g. { spaceURL }');
+    onlyKnown('SpaceBearerStrategy', options, BEARER_OPTION_NAMES);
     if (verify !== undefined && typeof verify !== 'function') bad('verify', 'a function (principal, done) or absent');
     const settings = options.strategy?.settings;
     if (options.strategy !== undefined && !settings) bad('strategy', 'a SpaceStrategy');

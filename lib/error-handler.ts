@@ -3,7 +3,7 @@ import { strategyOf } from './context';
 import { SpaceAuthorizationError, SpaceSessionEndedError, isRedisOutage, isSpaceError, scrubRedisError } from './errors';
 import { answerSignedOut, answerUnavailable, sendError } from './respond';
 import { debugOf, explainOffline } from './events';
-import { localPath } from './validate';
+import { localPath, onlyKnown } from './validate';
 
 export { isRedisOutage } from './errors';
 
@@ -18,6 +18,9 @@ export interface SpaceErrorHandlerOptions {
   onError?: (err: unknown, info: { status: number; req: Request }) => void;
 }
 
+/** Every option name spaceErrorHandler accepts; any other is a TypeError. */
+export const ERROR_HANDLER_OPTION_NAMES = ['signInURL', 'onError'] as const;
+
 /**
  * An Express error handler for what this library and its session store can throw: Redis
  * away → 503 with `Retry-After` (never a sign-out); Space away or slow → 503/504; Space
@@ -27,6 +30,7 @@ export interface SpaceErrorHandlerOptions {
  * error handler. Mount it after your routes.
  */
 export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): ErrorRequestHandler {
+  onlyKnown('spaceErrorHandler', options, ERROR_HANDLER_OPTION_NAMES);
   const configured = localPath('spaceErrorHandler', 'signInURL', options.signInURL);
   const log = debugOf('error');
   const report = (err: unknown, status: number, req: Request) => {

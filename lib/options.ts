@@ -99,7 +99,8 @@ export interface ResolvedOptions {
   publicPaths: Array<string | RegExp>;
 }
 
-const STRATEGY_OPTION_NAMES = [
+/** Every option name SpaceStrategy accepts (its own and the shared ones); any other is a TypeError. */
+export const STRATEGY_OPTION_NAMES = [
   'spaceURL', 'clientID', 'clientSecret', 'callbackURL', 'scope', 'accessType', 'requestCredentials', 'profileFields',
   'timeout', 'skipUserProfile', 'sessionKey', 'stateMaxAge', 'maxPendingSignIns', 'passReqToCallback', 'publicPaths',
   ...SHARED_OPTION_NAMES,

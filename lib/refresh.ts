@@ -26,6 +26,8 @@ export interface SpaceTokenRefreshOptions extends SpaceSharedOptions {
 }
 
 const OWNER = 'spaceTokenRefresh';
+/** Every option name spaceTokenRefresh accepts; any other is a TypeError. */
+export const TOKEN_REFRESH_OPTION_NAMES = ['strategy', 'signInURL', ...SHARED_OPTION_NAMES] as const;
 
 /** Shared options given to a middleware: checked, and added to the strategy's one copy. */
 export function bindShared(owner: string, options: unknown, extra: readonly string[] = []): SpaceStrategy {
@@ -57,6 +59,7 @@ type Answer = { kind: 'next' } | { kind: 'ended' } | { kind: 'unavailable'; retr
  * - The sign-out route (`signOutPath`, POST) is never held up by a renewal.
  */
 export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHandler {
+  onlyKnown(OWNER, options ?? {}, TOKEN_REFRESH_OPTION_NAMES);
   const { signInURL, ...rest } = (options ?? {}) as SpaceTokenRefreshOptions;
   if (signInURL !== undefined) (rest as SpaceSharedOptions).signInPath = localPath(OWNER, 'signInURL', signInURL);
   const strategy = bindShared(OWNER, rest);

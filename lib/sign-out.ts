@@ -5,9 +5,9 @@ import { prefersJSON } from './request';
 import { safeReturnTo } from './return-to';
 import { destroySession, sessionOf } from './session-state';
 import { endSignIn } from './session-end';
-import type { SpaceSharedOptions } from './settings';
+import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from './settings';
 import type { SpaceStrategy } from './strategy';
-import { boolean, number } from './validate';
+import { boolean, number, onlyKnown } from './validate';
 
 /** Options of {@link spaceSignOut}. The shared settings (`redis`, `keyPrefix`, `cookieName`) come from the strategy. */
 export interface SpaceSignOutOptions extends SpaceSharedOptions {
@@ -27,6 +27,8 @@ export interface SpaceSignOutOptions extends SpaceSharedOptions {
 }
 
 const OWNER = 'spaceSignOut';
+/** Every option name spaceSignOut accepts; any other is a TypeError. */
+export const SIGN_OUT_OPTION_NAMES = ['strategy', 'redirectTo', 'revoke', 'revokeTimeout', 'endSpaceSession', ...SHARED_OPTION_NAMES] as const;
 
 /**
  * A sign-out route. Before it answers: the sign-in is marked ended in Redis (no copy of the
@@ -38,6 +40,7 @@ const OWNER = 'spaceSignOut';
  * `app.post('/auth/signout', csrf, spaceSignOut({ strategy }))`.
  */
 export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
+  onlyKnown(OWNER, options ?? {}, SIGN_OUT_OPTION_NAMES);
   const { redirectTo: redirectOption, revoke, revokeTimeout: timeoutOption, endSpaceSession, ...shared } = (options ?? {}) as SpaceSignOutOptions;
   const strategy = bindShared(OWNER, shared);
   const redirectTo = redirectOption ?? '/';

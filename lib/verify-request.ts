@@ -6,6 +6,7 @@ import { isRecord, parseJSON } from './http';
 import { KeySet, rs512 } from './jwks';
 import { readRawBody } from './raw-body';
 import type { SpaceStrategy } from './strategy';
+import { onlyKnown } from './validate';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -46,6 +47,12 @@ export interface VerifySpaceRequestOptions {
   onReject?: (reason: string, req: Request) => void;
 }
 
+/** Every option name verifySpaceRequest accepts; any other is a TypeError. */
+export const VERIFY_REQUEST_OPTION_NAMES = [
+  'strategy', 'app', 'clientID', 'signingKey', 'verificationToken', 'methods', 'tolerance', 'maxBytes', 'publicKeyHash',
+  'keysRefetchInterval', 'onReject',
+] as const;
+
 const MOUNTING_FIX = 'verifySpaceRequest needs the exact request body, but a body parser has already read it without keeping the bytes. '
   + 'Mount express.json({ verify: spaceRawBody }) (spaceRawBody from passport-jetbrains-space), '
   + 'or put verifySpaceRequest before express.json() on this route.';
@@ -85,6 +92,7 @@ function sameSecret(a: string, b: string): boolean {
  */
 export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestHandler {
   if (typeof options !== 'object' || options === null) throw new TypeError('verifySpaceRequest requires options, e.g. { strategy }');
+  onlyKnown('verifySpaceRequest', options, VERIFY_REQUEST_OPTION_NAMES);
   const signingKey = secret(options.signingKey, 'signingKey');
   const verificationToken = secret(options.verificationToken, 'verificationToken');
   if (options.strategy !== undefined && !options.strategy?.settings) bad('strategy', 'a SpaceStrategy');

@@ -54,6 +54,13 @@ export function createApp(config: AppConfig): Express {
     clientSecret: config.space.clientSecret,
     callbackURL: config.publicURL ? `${config.publicURL}${CALLBACK_PATH}` : CALLBACK_PATH,
     publicPaths: PUBLIC_PATHS,
+    // The shared settings, given once: every middleware below reads them from the strategy.
+    // Without Redis, pending sign-ins and renewals are coordinated within this process only.
+    redis: config.redis ?? undefined,
+    keyPrefix: `${prefix}space:`,
+    skew,
+    cookieName: SESSION_COOKIE,
+    onEvent: stats.listener(config.log),
   }, (_accessToken, _refreshToken, profile, done) => done(null, toUser(profile)));
 
   // One Passport per app (rather than the global one) so tests can build several apps.
@@ -88,15 +95,13 @@ export function createApp(config: AppConfig): Express {
   }));
   app.use(passport.initialize());
   app.use(passport.session());
-  // Without Redis, renewals are coordinated within this process only.
-  const tokenRedis = config.redis ?? undefined;
-  app.use(spaceTokenRefresh({ strategy, redis: tokenRedis, keyPrefix: `${prefix}space:`, skew, onEvent: stats.listener(config.log) }));
+  app.use(spaceTokenRefresh({ strategy }));
   app.use(watchTokens());
   // A login whose Space tokens are gone (ended elsewhere) is no login here: sign in again.
   app.use((req, _res, next) => (req.user && !req.spaceTokens ? req.logout(next) : next()));
   // Everything below needs a signed-in user, except PUBLIC_PATHS.
   app.use(signInGate(passport));
-  mountSignOut(app, { strategy, redis: tokenRedis, keyPrefix: `${prefix}space:`, cookieName: SESSION_COOKIE });
+  mountSignOut(app, strategy);
 
   const page = (req: Request): PageContext => {
     const user = currentUser(req);
@@ -155,7 +160,7 @@ export function createApp(config: AppConfig): Express {
   });
   // Redis down, Space down or refusing: short pages or JSON, no details. A sign-in that
   // Space ended while a page was being built: sign in again, then come back.
-  app.use(spaceErrorHandler({ signInURL: strategy.signInPath }));
+  app.use(spaceErrorHandler());
   app.use(((err, req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
     if (status >= 500) console.error('[orbit] request failed:', err instanceof Error ? err.stack : err);

@@ -4,7 +4,7 @@
  */
 import express, { type Express, type RequestHandler } from 'express';
 import type { Passport } from 'passport';
-import { spaceSignOut, type RedisLike, type SpaceStrategy } from 'passport-jetbrains-space';
+import { spaceSignOut, type SpaceStrategy } from 'passport-jetbrains-space';
 import { requireCsrf } from './security';
 
 /**
@@ -31,10 +31,9 @@ export function signInGate(passport: InstanceType<typeof Passport>): RequestHand
  * `POST /auth/signout`, with the session's CSRF token: revokes the sign-in at Space, marks its
  * tokens dead in Redis, ends the Passport login, destroys the session, lands on `/`.
  */
-export function mountSignOut(app: Express, options: { strategy: SpaceStrategy; redis: RedisLike | undefined; keyPrefix: string; cookieName: string }): void {
-  const signOut = spaceSignOut({
-    strategy: options.strategy, redis: options.redis, keyPrefix: options.keyPrefix, redirectTo: '/', cookieName: options.cookieName,
-  });
+export function mountSignOut(app: Express, strategy: SpaceStrategy): void {
+  // Redis, the key prefix and the cookie's name come from the strategy.
+  const signOut = spaceSignOut({ strategy, redirectTo: '/' });
   app.post('/auth/signout',
     (req, res, next) => {
       // Already signed out (the session expired, another tab signed out): nothing to protect.

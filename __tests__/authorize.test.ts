@@ -273,6 +273,36 @@ describe('freshness', () => {
   });
 });
 
+describe('paging and depth', () => {
+  test('every page of memberships is read; ancestors are seen up to four levels above a team', async () => {
+    const teams = [{ id: 'root', name: 'Initech' }, { id: 'l1', name: 'L1', parentId: 'root' }, { id: 'l2', name: 'L2', parentId: 'l1' },
+      { id: 'l3', name: 'L3', parentId: 'l2' }, { id: 'l4', name: 'L4', parentId: 'l3' },
+      ...Array.from({ length: 130 }, (_, i) => ({ id: `t${i}`, name: `Team ${i}`, parentId: 'l4' }))];
+    const big = await startSpaceEmulator({
+      port: 0, clients: [CLIENT], autoApprove: 'john.doe', teams, roles: [{ id: 'dev', name: 'Developer' }],
+      memberships: teams.slice(5).map((t) => ({ member: 'john.doe', teamId: t.id, roleId: 'dev' })),
+    });
+    const previous = space;
+    space = big;
+    try {
+      const app = await startApp({ '/last': { teams: ['Team 129'] }, '/mid': { teams: ['L2'] }, '/root': { teams: ['Initech'] } });
+      const john = await signedIn(app, 'john.doe');
+      big.resetRequests();
+      expect((await json(john, '/last')).status).toBe(200);
+      expect(big.count(MEMBERSHIPS)).toBe(2); // 100 + 30
+      expect((await json(john, '/mid')).status).toBe(200);
+      const member = (await json(john, '/mid')).body.member;
+      expect(member.teams).toHaveLength(130);
+      expect(member.teams[0].path).toEqual(['L1', 'L2', 'L3', 'L4', 'Team 0']);
+      // Four levels above the team are read: the root, five levels up, is not seen. Refused, never guessed.
+      expect((await json(john, '/root')).status).toBe(403);
+    } finally {
+      space = previous;
+      await big.close();
+    }
+  });
+});
+
 describe('bearer users', () => {
   test('a user token is checked by its own memberships; an application token or a token without the scope is refused', async () => {
     const app = await startApp({ '/platform': { teams: ['Platform'] } });

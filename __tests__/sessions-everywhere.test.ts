@@ -229,3 +229,28 @@ describe('expiry', () => {
     }
   });
 });
+
+describe('without Redis', () => {
+  test('the in-memory store keeps the same index within the process', async () => {
+    const local = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix: `${prefix}m:`, refresh: { redis: 'none' } });
+    local.app.get('/sessions', async (req, res, next) => {
+      try {
+        res.json(await spaceSessions(req).list());
+      } catch (err) {
+        next(err);
+      }
+    });
+    try {
+      const a = local.agent();
+      const b = local.agent();
+      await signIn(a);
+      await signIn(b);
+      expect((await a.get('/sessions')).body).toHaveLength(2);
+      expect(await endSpaceSessionsOf('2asfen24Jx6u', { strategy: local.strategy })).toBe(2);
+      for (const agent of [a, b]) expect((await agent.get('/api/token').set('Accept', 'application/json')).status).toBe(401);
+      expect(await keysUnder(redis, `${prefix}m:space:`)).toEqual([]);
+    } finally {
+      await local.close();
+    }
+  });
+});

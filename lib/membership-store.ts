@@ -128,7 +128,9 @@ export class MemberStore {
         return failed(this.remember(tag, marked));
       }
       const entry: Entry = { member, at: Date.now() };
-      await this.kv.run(WRITE_AND_RELEASE, [key, this.keys.memberLock(tag)], [this.encode(tag, entry), rule.maxStale, lock]);
+      // Redis failing now must not cost Space a second call: the answer is good for this process.
+      await this.kv.run(WRITE_AND_RELEASE, [key, this.keys.memberLock(tag)], [this.encode(tag, entry), rule.maxStale, lock])
+        .catch((err: unknown) => { if (!isRedisOutage(err)) throw err; });
       return this.remember(tag, entry);
     } catch (err) {
       await this.unlock(tag, lock).catch(() => undefined);

@@ -122,3 +122,71 @@ test('sign in with Space, see the dashboard, watch a renewal, sign out', async (
   // No script errors and no CSP violations on any page.
   expect(problems).toEqual([]);
 });
+
+/** Signs in from the landing page by picking `name` on the emulator's sign-in page. */
+async function signInAs(p: Page, name: RegExp): Promise<void> {
+  await p.goto(`${server.url}/dashboard`);
+  await p.waitForURL((url) => url.href.startsWith(`${space.url}/oauth/auth`));
+  await p.getByRole('button', { name }).click();
+  await p.waitForURL(`${server.url}/dashboard`);
+}
+
+test('the Platform admin page admits John (Storage is under Platform) and refuses Jane with a 403 page', async () => {
+  const johnContext = await browser!.newContext();
+  const janeContext = await browser!.newContext();
+  try {
+    const john = await johnContext.newPage();
+    const johnProblems = watchProblems(john);
+    await signInAs(john, /John Doe/);
+    await expect(john.locator('#teams').textContent()).resolves.toContain('Acme › Platform › Storage');
+    await john.getByRole('link', { name: 'Admin' }).click();
+    await john.waitForURL(`${server.url}/admin`);
+    await expect(john.locator('#admin-title').textContent()).resolves.toBe('Platform admin');
+    await expect(john.locator('body').textContent()).resolves.toContain('Acme › Platform › Storage');
+    await screenshot(john, '6-admin');
+    expect(johnProblems).toEqual([]);
+
+    const jane = await janeContext.newPage();
+    await signInAs(jane, /Jane Roe/);
+    const answer = await jane.goto(`${server.url}/admin`);
+    expect(answer?.status()).toBe(403);
+    expect(jane.url()).toBe(`${server.url}/admin`);
+    await expect(jane.locator('h1').textContent()).resolves.toBe('Access denied');
+    await expect(jane.locator('body').textContent()).resolves.toContain('jane.roe');
+    await screenshot(jane, '7-admin-refused');
+    // Its sign-out button passes the app's CSRF check and signs Jane out.
+    await jane.getByRole('button', { name: 'Sign out' }).click();
+    await jane.waitForURL(`${server.url}/`);
+    await jane.getByRole('link', { name: 'Sign in with Space' }).waitFor();
+  } finally {
+    await johnContext.close();
+    await janeContext.close();
+  }
+});
+
+test('"Your sessions" lists both browsers; "Sign out everywhere" signs both out', async () => {
+  const first = await browser!.newContext({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' });
+  const second = await browser!.newContext();
+  try {
+    const a = await first.newPage();
+    const b = await second.newPage();
+    await signInAs(a, /John Doe/);
+    await signInAs(b, /John Doe/);
+    await a.getByRole('link', { name: 'Sessions' }).click();
+    await a.waitForURL(`${server.url}/sessions`);
+    // John's sessions from the earlier tests ended or are still listed: at least these two.
+    const rows = a.locator('#sessions li');
+    expect(await rows.count()).toBeGreaterThanOrEqual(2);
+    await expect(a.locator('#sessions .session-current').textContent()).resolves.toContain('Firefox on Linux');
+    await screenshot(a, '8-sessions');
+    await a.getByRole('button', { name: 'Sign out everywhere' }).click();
+    await a.waitForURL(`${server.url}/`);
+    await a.getByRole('link', { name: 'Sign in with Space' }).waitFor();
+    // The other browser's cookie no longer signs in: the dashboard asks Space again.
+    await b.goto(`${server.url}/dashboard`);
+    await b.waitForURL((url) => url.href.startsWith(`${space.url}/oauth/auth`));
+  } finally {
+    await first.close();
+    await second.close();
+  }
+});

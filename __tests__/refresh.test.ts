@@ -72,8 +72,11 @@ describe('spaceTokenRefresh', () => {
     const res = await agent.get('/api/token').expect(200);
     expect(res.body.token).toBe(fingerprint(stored!.accessToken));
     expect(space.count('/oauth/token')).toBe(before);
-    expect(keysBefore).toEqual([]);
-    expect(await keysUnder(redis, `${prefix}space:`)).toEqual([]);
+    // Sign-in wrote its record, its owner and the user's sessions index; the request wrote nothing.
+    expect(keysBefore.map((k) => k.replace(/\{[^}]+\}/, '{…}')).sort()).toEqual([`${prefix}space:{…}:owner`, `${prefix}space:{…}:sessions`, `${prefix}space:{…}:tokens`]);
+    const valuesBefore = await Promise.all(keysBefore.map((k) => redis.dump(k)));
+    expect(await keysUnder(redis, `${prefix}space:`)).toEqual(keysBefore);
+    expect(await Promise.all(keysBefore.map((k) => redis.dump(k)))).toEqual(valuesBefore);
   });
 
   test('renews an expired token before the handler runs, with Basic auth, the refresh token and the scope', async () => {

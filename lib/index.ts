@@ -70,3 +70,8 @@ export { spaceRawBody } from './raw-body';
  */
 export type RedisLike = object;
 export type { SpaceSessionData } from './augment';
+export { spaceAuthorize } from './authorize';
+export type { SpaceAuthorizeOptions } from './authorize';
+export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './membership';
+export { spaceSessions, endSpaceSessionsOf } from './sessions';
+export type { SpaceSessions, SpaceSessionInfo } from './sessions';

@@ -25,6 +25,25 @@ export class Keys {
     return `${this.prefix}{p:${binding}}:pending`;
   }
 
+  /** A sign-in's (or a bearer token's) team and role facts, and the lock that fetches them once. */
+  member(tag: string): string {
+    return `${this.prefix}{${tag}}:member`;
+  }
+
+  memberLock(tag: string): string {
+    return `${this.prefix}{${tag}}:member-lock`;
+  }
+
+  /** Which user a sign-in belongs to (a hash of the user id), for the sessions index. */
+  owner(grant: string): string {
+    return `${this.prefix}{${grant}}:owner`;
+  }
+
+  /** One user's sessions index; `user` is a hash of the user id. */
+  sessions(user: string): string {
+    return `${this.prefix}{u:${user}}:sessions`;
+  }
+
   /** Where renewals and sign-outs are announced, so other processes learn of them at once. */
   get channel(): string {
     return `${this.prefix}events`;

@@ -4,6 +4,7 @@ import { RedisUnavailableError, SpaceSessionEndedError, SpaceTokenError, isRedis
 import { answerSignedOut, answerUnavailable } from './respond';
 import { requestPath } from './request';
 import { sessionOf } from './session-state';
+import { touchSession } from './sessions';
 import { endSignIn } from './session-end';
 import { SHARED_OPTION_NAMES, checkShared, type SpaceSharedOptions } from './settings';
 import { guardStore } from './store-guard';
@@ -117,10 +118,11 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     const now = Date.now();
     if (isFresh(current, runtime.settings.skew, now) && runtime.knownAlive(current, now)) {
       req.spaceTokens = publicView(current);
+      touchSession(strategy, req, current);
       return next();
     }
     decide(req, current).then((answer) => {
-      if (answer.kind === 'next') return next();
+      if (answer.kind === 'next') return touchSession(strategy, req, current), next();
       if (answer.kind === 'ended') return answerSignedOut(req, res, runtime.settings.signInPath);
       answerUnavailable(req, res, answer.what, answer.retryAfter);
     }).catch((err: unknown) => {

@@ -7,6 +7,7 @@ import { randomToken, type PendingSignIn } from './pending';
 import type { SpaceProfile } from './profile';
 import { answerSignInFailed, answerUnavailable } from './respond';
 import { safeReturnTo } from './return-to';
+import { noteSignIn } from './sessions';
 import { isBlankSession, saveSession, sessionOf } from './session-state';
 import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from './strategy';
 import type { StoredTokenSet } from './token-set';
@@ -160,6 +161,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
       if (remaining > 0 && newID !== oldID) await runtime.pending.move(oldID, newID).catch(() => undefined);
       // Nothing of a previous user survives: their sign-in ends here and at Space.
       if (previous && previous.grant !== stored.grant) await endPrevious(strategy, req, previous);
+      await noteSignIn(strategy, req, stored, profile.id);
       runtime.remember(stored);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
     });

@@ -15,6 +15,7 @@ import type { SpaceSettings } from './config';
 import { noteTokens, RenewalStats, watchTokens } from './renewals';
 import { csrfToken, securityHeaders } from './security';
 import { loadOrganization, ORGANIZATION_FIELDS, PROFILE_FIELDS, timedCall } from './space-calls';
+import { mountTeamPages, withTeams } from './teams';
 import { currentUser, toUser, type AppUser } from './user';
 import { dashboardPage } from './views/dashboard';
 import { errorPage } from './views/error';
@@ -54,6 +55,8 @@ export function createApp(config: AppConfig): Express {
     clientSecret: config.space.clientSecret,
     callbackURL: config.publicURL ? `${config.publicURL}${CALLBACK_PATH}` : CALLBACK_PATH,
     publicPaths: PUBLIC_PATHS,
+    // Memberships: for the team rule of /admin and the teams on the dashboard.
+    scope: ['global:Profile.View', 'global:Profile.Memberships.View'],
     // The shared settings, given once: every middleware below reads them from the strategy.
     // Without Redis, pending sign-ins and renewals are coordinated within this process only.
     redis: config.redis ?? undefined,
@@ -120,7 +123,7 @@ export function createApp(config: AppConfig): Express {
     res.type('html').send(landingPage(page(req), notice ? { notice: `Sign-in did not complete: ${notice}` } : {}));
   });
 
-  app.get('/dashboard', async (req, res) => {
+  app.get('/dashboard', withTeams, async (req, res) => {
     const user = currentUser(req)!;
     const organization = await loadOrganization(req);
     res.type('html').send(dashboardPage(page(req), {
@@ -130,6 +133,7 @@ export function createApp(config: AppConfig): Express {
       signedInAt: noteTokens(req)?.since,
       tokenExpiresAt: req.spaceTokens?.expiresAt,
       now: Date.now(),
+      teams: req.spaceMember?.teams ?? [],
     }));
   });
 
@@ -154,6 +158,7 @@ export function createApp(config: AppConfig): Express {
   });
 
   app.get('/avatar/:id', avatarRoute(strategy));
+  mountTeamPages(app, page);
 
   app.use((req, res) => {
     res.status(404).type('html').send(errorPage(page(req), 404, 'There is nothing at this address.'));

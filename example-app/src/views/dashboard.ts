@@ -1,4 +1,5 @@
 /** The dashboard: who you are in Space, and your organization. */
+import type { SpaceMemberTeam } from 'passport-jetbrains-space';
 import type { AppUser } from '../user';
 import { html } from './html';
 import { avatar, layout, type PageContext } from './layout';
@@ -16,6 +17,8 @@ export interface DashboardInput {
   /** The access token's expiry, epoch ms. */
   tokenExpiresAt: number | undefined;
   now: number;
+  /** The user's teams in Space (from spaceAuthorize), root first. */
+  teams: SpaceMemberTeam[];
 }
 
 function time(ms: number | undefined): string {
@@ -65,6 +68,13 @@ export function dashboardPage(ctx: PageContext, input: DashboardInput): string {
         <h2>Organization</h2>
         ${org}
         <p class="meta">Read just now from <code>GET /api/http/organization</code>, with your access token.</p>
+      </article>
+      <article class="card">
+        <h2>Your teams</h2>
+        ${input.teams.length === 0
+          ? html`<p class="muted">Space lists you in no team.</p>`
+          : html`<ul class="teams" id="teams">${input.teams.map((t) => html`<li>${t.path.join(' › ')}${t.lead ? html` <span class="pill pill-ok">Lead</span>` : ''}</li>`)}</ul>`}
+        <p class="meta">From <code>GET /api/http/team-directory/memberships</code>, re-read every ten minutes.</p>
       </article>
       <article class="card">
         <h2>Your session</h2>

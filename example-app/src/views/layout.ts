@@ -17,7 +17,7 @@ export interface PageContext {
   signInHref: string;
 }
 
-export type Nav = 'home' | 'dashboard' | 'space-api';
+export type Nav = 'home' | 'dashboard' | 'space-api' | 'admin' | 'sessions';
 
 /** The brand mark: a small gradient tile (inline SVG: presentation attributes, no style). */
 export const LOGO = trusted(
@@ -49,6 +49,8 @@ function topBar(ctx: PageContext, nav: Nav): SafeHtml {
       <nav class="nav" aria-label="Main">
         ${navLink('/dashboard', 'Dashboard', nav === 'dashboard')}
         ${navLink('/space-api', 'Space API', nav === 'space-api')}
+        ${navLink('/admin', 'Admin', nav === 'admin')}
+        ${navLink('/sessions', 'Sessions', nav === 'sessions')}
       </nav>
       <div class="account">
         ${avatar(ctx.user, 'sm')}

@@ -67,9 +67,12 @@ function option(name: string, expected: string): never {
   throw new TypeError(`spaceAppClient option "${name}" must be ${expected}`);
 }
 
-function millis(value: unknown, name: string, fallback: number, min = 0): number {
+/** A duration; `integer` where it becomes a Redis `PX` (Redis refuses anything else, on every call). */
+function millis(value: unknown, name: string, fallback: number, min = 0, integer = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) option(name, `a number >= ${min} (milliseconds)`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    option(name, `${integer ? 'an integer' : 'a number'} >= ${min} (milliseconds)`);
+  }
   return value;
 }
 
@@ -136,10 +139,10 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
     };
   } else {
     skew = millis(options.skew, 'skew', 60_000);
-    lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1);
+    lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1, true);
     const prefix = options.keyPrefix ?? 'space:';
     if (typeof prefix !== 'string') option('keyPrefix', 'a string');
-    const kv = options.redis === undefined ? undefined : kvFor(options.redis, millis(options.redisTimeout, 'redisTimeout', 2000, 1));
+    const kv = options.redis === undefined ? undefined : kvFor(options.redis, millis(options.redisTimeout, 'redisTimeout', 2000, 1, true));
     const store = options.store ?? (kv ? new KVAppTokenStore(kv, { prefix, id, lockTTL, encryption: [] }) : undefined);
     storeOf = () => store;
   }

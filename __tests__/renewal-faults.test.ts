@@ -7,6 +7,9 @@ import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space
 import {
   SpaceStrategy, spaceApi, spaceAppClient, spaceTokenRefresh, type SpaceTokenEvent,
 } from 'passport-jetbrains-space';
+import { createClient } from 'redis';
+import { SharedClock } from '../lib/clock';
+import { kvFor } from '../lib/redis';
 import { memoryKV } from '../lib/redis/memory';
 import { fingerprint, signIn, startTestApp, type TestApp, type TestAppOptions } from './helpers/app';
 import { connectRedis, deleteKeys, REDIS_URL, startOwnRedis, uniquePrefix, type OwnRedis } from './helpers/redis';
@@ -262,6 +265,37 @@ describe('7. integers where Redis needs them', () => {
     const alone = { spaceURL: 'http://127.0.0.1:1', ...CLIENT, redis };
     expect(() => spaceAppClient({ ...alone, lockTTL: 20000.5 })).toThrow(/lockTTL.*integer/);
     expect(() => spaceAppClient({ ...alone, redisTimeout: 10.5 })).toThrow(/redisTimeout.*integer/);
+  });
+});
+
+describe('9. each process decides with its own clock, corrected to Redis\'s', () => {
+  test('the clock learns its offset to Redis from TIME (ioredis and node-redis), a tiny one counting as none', async () => {
+    const viaIoredis = kvFor(redis, 1000);
+    expect(Math.abs((await viaIoredis.time()) - Date.now())).toBeLessThan(1000);
+    const nodeRedis = createClient({ url: REDIS_URL });
+    await nodeRedis.connect();
+    try {
+      expect(Math.abs((await kvFor(nodeRedis, 1000).time()) - Date.now())).toBeLessThan(1000);
+    } finally {
+      await nodeRedis.quit();
+    }
+    const same = new SharedClock(() => viaIoredis.time());
+    await same.start();
+    same.stop();
+    expect(same.skewToShared).toBe(0);
+  });
+
+  test('a clock 30 s behind the shared one is corrected; a Redis that does not answer leaves it as it is', async () => {
+    const behind = new SharedClock(async () => Date.now() + 30_000);
+    await behind.start();
+    behind.stop();
+    expect(Math.abs(behind.skewToShared - 30_000)).toBeLessThan(50);
+    expect(Math.abs(behind.now() - (Date.now() + 30_000))).toBeLessThan(50);
+    const away = new SharedClock(async () => { throw new Error('Redis away'); });
+    await away.start();
+    away.stop();
+    expect(away.tried).toBe(true);
+    expect(away.skewToShared).toBe(0);
   });
 });
 

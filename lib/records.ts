@@ -98,12 +98,13 @@ export class RecordStore {
   }
 
   /**
-   * Deletes a lock the library cannot have made: one without a TTL, or with more left than
-   * `lockTTL` (someone else's key, or a hostile value). Such a lock would block the sign-in
-   * forever. True when one was deleted.
+   * Deletes a lock the library cannot have made: one without a TTL, or with more than ten
+   * times `lockTTL` left (someone else's key, or a hostile value; the margin leaves alone the
+   * locks of processes configured with a longer `lockTTL`, e.g. during a rolling deploy).
+   * Such a lock would block the sign-in for good. True when one was deleted.
    */
   async clearStray(grant: string): Promise<boolean> {
-    return Number(await this.kv.run(CLEAR_STRAY_LOCK, [this.keys.lock(grant)], [this.lockTTL])) === 1;
+    return Number(await this.kv.run(CLEAR_STRAY_LOCK, [this.keys.lock(grant)], [this.lockTTL * 10])) === 1;
   }
 
   async isLocked(grant: string): Promise<boolean> {

@@ -60,8 +60,8 @@ export const RELEASE_LOCK: Script = {
 };
 
 /**
- * Deletes a lock with no TTL or more TTL left than a lock of ours can have: never ours.
- * KEYS: lock. ARGV: lockTTL (ms). The memory store's locks are all ours (always with a TTL).
+ * Deletes a lock with no TTL, or with more TTL left than `max`: never one of ours.
+ * KEYS: lock. ARGV: max (ms). The memory store's locks are all ours (always with a TTL).
  */
 export const CLEAR_STRAY_LOCK: Script = {
   name: 'clear stray lock',

@@ -8,16 +8,19 @@ const { RedisStore } = require('connect-redis');
 const Redis = require('ioredis');
 const passport = require('passport');
 const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
-const { CLIENT, SESSION_SECRET, REDIS_URL, redisOptions, runApp } = require('./common');
+const { CLIENT, SESSION_SECRET, REDIS_URL, clock, redisOptions, runApp } = require('./common');
 
 const prefix = process.env.BENCH_PREFIX;
 const redis = new Redis(REDIS_URL, redisOptions);
+const writes = [];
 
 const strategy = new SpaceStrategy({
   spaceURL: process.env.SPACE_URL,
   clientID: CLIENT.clientID,
   clientSecret: CLIENT.clientSecret,
   callbackURL: '/auth/space/callback',
+  // Bench only: when this process wrote a renewal, to time the waiters of other processes.
+  onEvent: (e) => { if (e.event === 'token.refreshed') writes.push(clock()); },
 }, (accessToken, refreshToken, profile, done) => done(null, profile));
 passport.use(strategy);
 passport.serializeUser((user, done) => done(null, user));
@@ -44,7 +47,7 @@ app.get('/', (req, res) => res.send(req.user ? 'signed in' : 'signed out'));
 app.get('/me', (req, res) => res.json({ user: req.user, tokenExpiresAt: req.spaceTokens?.expiresAt }));
 app.use(spaceErrorHandler());
 
-runApp(app, redis).catch((err) => {
+runApp(app, redis, { writes: () => writes.splice(0) }).catch((err) => {
   console.error(err);
   process.exit(1);
 });

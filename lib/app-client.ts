@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SharedClock } from './clock';
 import { SpaceApiError } from './errors';
 import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './app-token-store';
 import { kvFor } from './redis';
@@ -73,9 +74,12 @@ function option(name: string, expected: string): never {
   throw new TypeError(`spaceAppClient option "${name}" must be ${expected}`);
 }
 
-function millis(value: unknown, name: string, fallback: number, min = 0): number {
+/** A duration; `integer` where it becomes a Redis `PX` (Redis refuses anything else, on every call). */
+function millis(value: unknown, name: string, fallback: number, min = 0, integer = false): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) option(name, `a number >= ${min} (milliseconds)`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    option(name, `${integer ? 'an integer' : 'a number'} >= ${min} (milliseconds)`);
+  }
   return value;
 }
 
@@ -126,6 +130,8 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   const id = createHash('sha256').update(`${spaceURL}\n${clientID}\n${scope}`).digest('hex').slice(0, 16);
   let skew: number;
   let storeOf: () => AppTokenStore | undefined;
+  // Token times kept in a shared store are in Redis's clock, as a sign-in's are (clock.ts).
+  let clockOf: () => SharedClock | undefined = () => undefined;
   let lockTTL: number;
   if (options.strategy) {
     // One configuration: Redis, prefix, timings and encryption keys are the strategy's.
@@ -141,17 +147,24 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
       if (!runtime.kv.shared) return undefined;
       return (made ??= new KVAppTokenStore(runtime.kv, { prefix: settings.keyPrefix, id, lockTTL, encryption: settings.encryptionKeys }));
     };
+    clockOf = () => (strategy.runtime.kv.shared ? strategy.runtime.clock : undefined);
   } else {
     skew = millis(options.skew, 'skew', 60_000);
-    lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1);
+    lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1, true);
     const prefix = options.keyPrefix ?? 'space:';
     if (typeof prefix !== 'string') option('keyPrefix', 'a string');
-    const kv = options.redis === undefined ? undefined : kvFor(options.redis, millis(options.redisTimeout, 'redisTimeout', 2000, 1));
+    const kv = options.redis === undefined ? undefined : kvFor(options.redis, millis(options.redisTimeout, 'redisTimeout', 2000, 1, true));
     const store = options.store ?? (kv ? new KVAppTokenStore(kv, { prefix, id, lockTTL, encryption: [] }) : undefined);
     storeOf = () => store;
+    const clock = kv ? new SharedClock(() => kv.time()) : undefined;
+    clockOf = () => {
+      void clock?.start(); // measured once, lazily: no Redis call at construction
+      return clock;
+    };
   }
   if (lockTTL <= timeout) option('lockTTL', `longer than the timeout (${timeout} ms), so the lock outlives a token request`);
 
+  const now = () => clockOf()?.now() ?? Date.now();
   let current: CachedAppToken | undefined;
   let inflight: Promise<CachedAppToken> | undefined;
 
@@ -159,14 +172,15 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   const usable = (t: CachedAppToken | undefined, refused?: string): t is CachedAppToken => {
     if (!t || t.accessToken === refused) return false;
     const lifetime = Math.max(0, t.expiresAt - t.issuedAt);
-    return t.expiresAt - Date.now() > Math.min(skew, lifetime / 2);
+    return t.expiresAt - now() > Math.min(skew, lifetime / 2);
   };
 
   const fetchToken = async (): Promise<CachedAppToken> => {
     const answer = await client.token({ grant_type: 'client_credentials', scope }, scope);
     // A refresh token, should Space send one, is dropped on purpose (RFC 6749 §4.4.3).
     const { accessToken, expiresAt, tokenType } = answer.tokens;
-    return { accessToken, expiresAt, tokenType, issuedAt: answer.issuedAt, scope: answer.tokens.scope ?? scope };
+    const shift = clockOf()?.skewToShared ?? 0;
+    return { accessToken, expiresAt: expiresAt + shift, tokenType, issuedAt: answer.issuedAt + shift, scope: answer.tokens.scope ?? scope };
   };
 
   const shared = <T>(run: () => Promise<T>): Promise<T> => run().catch((err: unknown) => {
@@ -205,7 +219,7 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
         throw err;
       }
       // A token that Redis could not keep is still good for this process.
-      await store.write(fresh, fresh.expiresAt - Date.now(), lock).catch(() => undefined);
+      await store.write(fresh, fresh.expiresAt - now(), lock).catch(() => undefined);
       return fresh;
     }
     // The lock holders kept failing: fetch our own rather than wait forever.
@@ -248,7 +262,7 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   return {
     async token() {
       const { accessToken, expiresAt, tokenType, scope: granted } = await valid();
-      return { accessToken, expiresAt, tokenType, scope: granted };
+      return { accessToken, expiresAt: expiresAt - (clockOf()?.skewToShared ?? 0), tokenType, scope: granted };
     },
     request,
     get: (path, o) => request('GET', path, o),

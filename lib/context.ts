@@ -7,9 +7,12 @@ declare global {
   namespace Express {
     interface Request {
       /**
-       * The signed-in user's Space tokens (set by spaceTokenRefresh). The access token is valid
-       * for at least the skew, except while Space or Redis is away: then a token that is inside
-       * the skew but not yet expired is handed out rather than no answer.
+       * The signed-in user's Space tokens (set by spaceTokenRefresh); `expiresAt` in this
+       * process's clock. The access token is valid for at least the skew (capped at half the
+       * token's lifetime), except: while Space or Redis is away, a token inside the skew but not
+       * yet expired is handed out rather than no answer; and within 1 s of its issue a token is
+       * handed out as it is (a Space answering `expires_in: 0` is not asked again per request).
+       * Removed once the sign-in ends (a renewal or spaceApi signed the user out).
        */
       spaceTokens?: SpaceTokenSet;
     }

@@ -4,7 +4,7 @@ import createDebug from 'debug';
 export interface SpaceTokenEvent {
   event:
     | 'token.refreshed' | 'token.adopted' | 'token.refresh_rejected' | 'token.refresh_failed' | 'token.no_refresh_token'
-    | 'token.persist_failed' | 'token.persisted_late' | 'token.discarded' | 'redis.unavailable'
+    | 'token.persist_failed' | 'token.persisted_late' | 'token.discarded' | 'token.lock_cleared' | 'redis.unavailable'
     | 'signin.started' | 'signin.completed' | 'signin.refused' | 'signout' | 'session.ended' | 'session.reset';
   /** A hash of the sign-in's grant id, to correlate lines; not a secret. */
   grant?: string;

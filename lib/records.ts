@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys';
 import type { KV } from './redis';
-import { RELEASE_LOCK, WRITE_RECORD } from './redis/scripts';
+import { CLEAR_STRAY_LOCK, RELEASE_LOCK, WRITE_RECORD } from './redis/scripts';
 import { isSealed, seal, unseal } from './seal';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from './validate';
@@ -73,8 +73,38 @@ export class RecordStore {
     const key = this.keys.lock(grant);
     // A SET that timed out here may still run when a stalled Redis wakes up: release it
     // then, so a lock nobody owns never blocks that sign-in for its whole TTL.
-    const taken = await this.kv.set(key, token, this.lockTTL, true, () => { this.unlock(grant, token).catch(() => undefined); });
-    return taken ? token : undefined;
+    try {
+      return (await this.kv.set(key, token, this.lockTTL, true, () => { this.unlock(grant, token).catch(() => undefined); })) ? token : undefined;
+    } catch (err) {
+      this.releaseLater(grant, token);
+      throw err;
+    }
+  }
+
+  /**
+   * After a failed `SET NX`: the client may have given up on its own (its command timeout)
+   * so `onLate` never hears of a SET Redis still carries out. Release the token until one
+   * release gets an answer: commands on a connection run in order, so once a later command
+   * is answered, the SET has run (and is undone) or never will. Only our token is deleted.
+   */
+  private releaseLater(grant: string, token: string): void {
+    const until = Date.now() + this.lockTTL;
+    const retry = () => {
+      this.unlock(grant, token).catch(() => {
+        if (Date.now() < until) setTimeout(retry, 200).unref();
+      });
+    };
+    setTimeout(retry, 100).unref();
+  }
+
+  /**
+   * Deletes a lock the library cannot have made: one without a TTL, or with more than ten
+   * times `lockTTL` left (someone else's key, or a hostile value; the margin leaves alone the
+   * locks of processes configured with a longer `lockTTL`, e.g. during a rolling deploy).
+   * Such a lock would block the sign-in for good. True when one was deleted.
+   */
+  async clearStray(grant: string): Promise<boolean> {
+    return Number(await this.kv.run(CLEAR_STRAY_LOCK, [this.keys.lock(grant)], [this.lockTTL * 10])) === 1;
   }
 
   async isLocked(grant: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bindRequest } from './context';
+import { fingerprint } from './keys';
 import { RedisUnavailableError, SpaceSessionEndedError, SpaceTokenError, isRedisOutage } from './errors';
 import { answerSignedOut, answerUnavailable } from './respond';
 import { requestPath } from './request';
@@ -9,7 +10,7 @@ import { endSignIn } from './session-end';
 import { SHARED_OPTION_NAMES, checkShared, type SpaceSharedOptions } from './settings';
 import { guardStore } from './store-guard';
 import type { SpaceStrategy } from './strategy';
-import { isFresh, publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
+import { isFresh, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 import { localPath, onlyKnown } from './validate';
 
 export type { SpaceTokenEvent } from './events';
@@ -69,19 +70,25 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     const session = sessionOf(req)!;
     const inSession = strategy.runtime.session.read(session);
     if (!inSession || inSession.version < tokens.version || inSession.grant !== tokens.grant) strategy.runtime.session.write(session, tokens);
-    req.spaceTokens = publicView(tokens);
+    req.spaceTokens = strategy.runtime.view(tokens);
   };
 
   const decide = async (req: Request, current: StoredTokenSet): Promise<Answer> => {
     const runtime = strategy.runtime;
+    // Once per process: learn this process's offset to Redis's clock before deciding.
+    if (!runtime.clock.tried) await runtime.clock.start();
     const checked = await runtime.check(current);
     if (checked.ended) {
       await endSignIn(strategy, req, { revoke: false, mark: false, reason: 'ended_elsewhere' });
       return { kind: 'ended' };
     }
     let tokens = checked.newest;
-    if (tokens !== current) apply(req, tokens);
-    if (!isFresh(tokens, runtime.settings.skew, Date.now())) {
+    if (tokens !== current) {
+      // Another process renewed this sign-in: say so, as the renewal engine does when it waits.
+      runtime.emit({ event: 'token.adopted', grant: fingerprint(tokens.grant, 12), reason: 'newer_copy' });
+      apply(req, tokens);
+    }
+    if (!isFresh(tokens, runtime.settings.skew, runtime.clock.now())) {
       const outcome = await runtime.engine.renew(tokens, false, runtime.recordTTL(req));
       if (outcome.kind === 'ended') {
         await endSignIn(strategy, req, { revoke: false, mark: false, reason: outcome.reason });
@@ -89,7 +96,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
       }
       if (outcome.kind === 'unavailable') {
         // Inside the skew but not yet expired: better an old token than no answer.
-        if (tokens.expiresAt > Date.now()) return (req.spaceTokens = publicView(tokens)), { kind: 'next' };
+        if (tokens.expiresAt > runtime.clock.now()) return (req.spaceTokens = runtime.view(tokens)), { kind: 'next' };
         return { kind: 'unavailable', retryAfter: outcome.retryAfter, what: 'space' };
       }
       tokens = outcome.tokens;
@@ -112,12 +119,12 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     }
     // Signing out must work while Space is away: never renew for the sign-out route.
     if (req.method === 'POST' && requestPath(req) === runtime.settings.signOutPath) {
-      req.spaceTokens = publicView(current);
+      req.spaceTokens = runtime.view(current);
       return next();
     }
     const now = Date.now();
-    if (isFresh(current, runtime.settings.skew, now) && runtime.knownAlive(current, now)) {
-      req.spaceTokens = publicView(current);
+    if (runtime.clock.tried && isFresh(current, runtime.settings.skew, runtime.clock.now()) && runtime.knownAlive(current, now)) {
+      req.spaceTokens = runtime.view(current);
       touchSession(strategy, req, current);
       return next();
     }
@@ -129,8 +136,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
       if (!isRedisOutage(err)) return next(err);
       runtime.emit({ event: 'redis.unavailable', message: err instanceof Error ? err.message : String(err) });
       // Redis away but the token still valid: go on with it, as when Space is away.
-      if (current.expiresAt > Date.now()) {
-        req.spaceTokens = publicView(current);
+      if (current.expiresAt > runtime.clock.now()) {
+        req.spaceTokens = runtime.view(current);
         return next();
       }
       answerUnavailable(req, res, 'store');
@@ -149,7 +156,7 @@ export async function renewNow(strategy: SpaceStrategy, req: Request): Promise<S
   const outcome = await runtime.engine.renew(current, true, runtime.recordTTL(req));
   if (outcome.kind === 'fresh') {
     runtime.session.write(sessionOf(req)!, outcome.tokens);
-    req.spaceTokens = publicView(outcome.tokens);
+    req.spaceTokens = runtime.view(outcome.tokens);
     return req.spaceTokens;
   }
   if (outcome.kind === 'ended') {

@@ -1,3 +1,4 @@
+import type { SharedClock } from './clock';
 import type { SpaceTokenEvent } from './events';
 import { SpaceTokenError, isSpaceError } from './errors';
 import { fingerprint, type Keys } from './keys';
@@ -65,6 +66,7 @@ export class RenewalEngine {
     private readonly space: Refresher,
     private readonly settings: RenewalSettings,
     private readonly emit: (event: SpaceTokenEvent) => void,
+    private readonly clock: SharedClock,
   ) {}
 
   /** Listens to other processes' announcements; false when that is not possible (then: polling). */
@@ -130,7 +132,7 @@ export class RenewalEngine {
   }
 
   private usable(tokens: StoredTokenSet, force: boolean, than: StoredTokenSet): boolean {
-    return force ? tokens.version > than.version : isFresh(tokens, this.settings.skew, Date.now());
+    return force ? tokens.version > than.version : isFresh(tokens, this.settings.skew, this.clock.now());
   }
 
   private async renewOnce(fromSession: StoredTokenSet, force: boolean, ttl: number): Promise<Outcome> {
@@ -145,6 +147,7 @@ export class RenewalEngine {
     }
     const subscribed = await Promise.race([this.listen(), sleep(50).then(() => false)]);
     const deadline = Date.now() + this.settings.lockTTL + 1000;
+    let strayChecked = false;
     for (;;) {
       const side = await this.records.read(grant);
       if (isEnded(side)) return { kind: 'ended', reason: 'signed_out' };
@@ -153,10 +156,18 @@ export class RenewalEngine {
         this.emit({ event: 'token.adopted', grant: fingerprint(grant, 12), reason: 'renewed_elsewhere' });
         return { kind: 'fresh', tokens: side, refreshed: false };
       }
-      if (!force && isFresh(base, this.settings.skew, Date.now())) return { kind: 'fresh', tokens: base, refreshed: false };
+      if (!force && isFresh(base, this.settings.skew, this.clock.now())) return { kind: 'fresh', tokens: base, refreshed: false };
 
       const lock = await this.records.lock(grant);
       if (lock) return this.renewLocked(base, lock, ttl);
+      // A lock with no TTL (or more than ours) is not the library's: it would block forever.
+      if (!strayChecked) {
+        strayChecked = true;
+        if (await this.records.clearStray(grant)) {
+          this.emit({ event: 'token.lock_cleared', grant: fingerprint(grant, 12), reason: 'no_ttl' });
+          continue;
+        }
+      }
       // Another process is renewing: wait for its announcement rather than renewing again.
       while (await this.records.isLocked(grant)) {
         if (Date.now() > deadline) return { kind: 'unavailable', retryAfter: 2, reason: 'lock_timeout' };
@@ -191,7 +202,9 @@ export class RenewalEngine {
       } catch (err) {
         return await this.refreshFailed(base, lock, err, ttl, () => { released = true; });
       }
-      const next = mergeRenewed(base, renewed, Date.now());
+      // Space's lifetime counted from now in the shared clock (see clock.ts), not this process's.
+      const shift = this.clock.skewToShared;
+      const next = mergeRenewed(base, { ...renewed, expiresAt: renewed.expiresAt + shift }, Date.now() + shift);
       let written: boolean;
       try {
         written = await this.records.write(next, grant, ttl, lock);

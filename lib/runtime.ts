@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { SharedClock } from './clock';
 import { emitter, type SpaceTokenEvent } from './events';
 import { Keys } from './keys';
 import { PendingStore } from './pending';
@@ -7,7 +8,7 @@ import { isEnded, RecordStore } from './records';
 import { RenewalEngine, type Refresher } from './renewal';
 import { SessionState, sessionLife } from './session-state';
 import type { SharedSettings } from './settings';
-import type { StoredTokenSet } from './token-set';
+import { publicView, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 
 /** What the runtime needs of the strategy (kept narrow so the two do not import each other). */
 export interface RuntimeHost extends Refresher {
@@ -29,6 +30,8 @@ export class SpaceRuntime {
   readonly session: SessionState;
   readonly engine: RenewalEngine;
   readonly emit: (event: SpaceTokenEvent) => void;
+  /** Redis's clock as this process estimates it: every stored time of a sign-in is in it. */
+  readonly clock: SharedClock;
   /** Sign-ins this process has checked against Redis recently: the version seen, and until when it counts. */
   private readonly checked = new Map<string, { version: number; until: number }>();
 
@@ -39,7 +42,14 @@ export class SpaceRuntime {
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
     this.pending = new PendingStore(this.kv, this.keys, settings.encryptionKeys, { max: host.maxPendingSignIns, maxAge: host.stateMaxAge });
     this.session = new SessionState(host.sessionKey, settings.encryptionKeys);
-    this.engine = new RenewalEngine(this.records, this.kv, this.keys, host, settings, this.emit);
+    this.clock = new SharedClock(this.kv.shared ? () => this.kv.time() : undefined);
+    void this.clock.start();
+    this.engine = new RenewalEngine(this.records, this.kv, this.keys, host, settings, this.emit, this.clock);
+  }
+
+  /** What `req.spaceTokens` shows: the tokens, `expiresAt` in this process's clock. */
+  view(tokens: StoredTokenSet): SpaceTokenSet {
+    return publicView(tokens, this.clock.skewToShared);
   }
 
   /** How long the library's records of this request's sign-in must live: as long as its session. */

@@ -21,9 +21,9 @@ export interface EndOptions {
 async function revokeAtSpace(strategy: SpaceStrategy, req: Request, tokens: StoredTokenSet, timeout: number): Promise<void> {
   const runtime = strategy.runtime;
   const signal = AbortSignal.timeout(timeout);
-  let accessToken: string | undefined = tokens.expiresAt > Date.now() + 1000 ? tokens.accessToken : undefined;
+  let accessToken: string | undefined = tokens.expiresAt > runtime.clock.now() + 1000 ? tokens.accessToken : undefined;
   if (!accessToken && tokens.refreshToken) {
-    const renewal = runtime.engine.renew(tokens, !isFresh(tokens, 0, Date.now()), runtime.recordTTL(req))
+    const renewal = runtime.engine.renew(tokens, !isFresh(tokens, 0, runtime.clock.now()), runtime.recordTTL(req))
       .then((o) => (o.kind === 'fresh' ? o.tokens.accessToken : undefined), () => undefined);
     const timedOut = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
     accessToken = await Promise.race([renewal, timedOut]);

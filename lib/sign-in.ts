@@ -149,7 +149,10 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     : await strategy.client.profile(answer.tokens.accessToken, settings.profileFields);
 
   const previous = runtime.session.read(session);
-  const stored: StoredTokenSet = { ...answer.tokens, issuedAt: answer.issuedAt, grant: randomToken(), version: 1 };
+  // Stored times are in Redis's clock (clock.ts), so every process reads them right.
+  await runtime.clock.start();
+  const shift = runtime.clock.skewToShared;
+  const stored: StoredTokenSet = { ...answer.tokens, expiresAt: answer.tokens.expiresAt + shift, issuedAt: answer.issuedAt + shift, grant: randomToken(), version: 1 };
   const verified: SpaceVerified = (err, user, info) => {
     if (err) return strategy.error(err as Error);
     if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
@@ -180,7 +183,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
 
 async function endPrevious(strategy: SpaceStrategy, req: Request, previous: StoredTokenSet): Promise<void> {
   await strategy.runtime.end(previous.grant, req).catch(() => undefined);
-  if (previous.expiresAt > Date.now()) {
+  if (previous.expiresAt > strategy.runtime.clock.now()) {
     strategy.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
   }
 }

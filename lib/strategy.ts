@@ -22,7 +22,7 @@ import { SharedConfig } from './settings';
 import { completeSignIn, createSignInURL, startSignIn } from './sign-in';
 import { SpaceClient, type SpaceApiCallOptions } from './space-client';
 import { guardStore } from './store-guard';
-import { keptRefreshToken, publicView, type SpaceTokenSet } from './token-set';
+import { keptRefreshToken, type SpaceTokenSet } from './token-set';
 
 /** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */
 export interface SpaceAuthenticateOptions {
@@ -256,6 +256,6 @@ export class SpaceStrategy extends OAuth2Strategy {
   /** The tokens kept in a session by this strategy, if any. */
   tokensOf(session: object | undefined): SpaceTokenSet | undefined {
     const stored = this.runtime.session.read(session as Record<string, unknown> | undefined);
-    return stored ? publicView(stored) : undefined;
+    return stored ? this.runtime.view(stored) : undefined;
   }
 }

@@ -106,9 +106,12 @@ export function isFresh(tokens: Pick<StoredTokenSet, 'expiresAt' | 'issuedAt'>, 
 /** The floor on renewals: a token is used for at least this long after it was issued, ms. */
 export const MIN_RENEW_INTERVAL = 1000;
 
-/** The public view of a stored token set (no bookkeeping fields). */
-export function publicView(tokens: StoredTokenSet): SpaceTokenSet {
-  const view: SpaceTokenSet = { accessToken: tokens.accessToken, expiresAt: tokens.expiresAt, tokenType: tokens.tokenType };
+/**
+ * The public view of a stored token set (no bookkeeping fields). Stored times are in the
+ * shared clock (clock.ts); `offset` (shared − local) turns `expiresAt` into this process's clock.
+ */
+export function publicView(tokens: StoredTokenSet, offset = 0): SpaceTokenSet {
+  const view: SpaceTokenSet = { accessToken: tokens.accessToken, expiresAt: tokens.expiresAt - offset, tokenType: tokens.tokenType };
   if (tokens.refreshToken) view.refreshToken = tokens.refreshToken;
   if (tokens.scope) view.scope = tokens.scope;
   return view;

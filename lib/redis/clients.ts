@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KV, Script } from './kv';
-import { withDeadline } from './kv';
+import { timeReply, withDeadline } from './kv';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the two clients are typed structurally here, so neither is a dependency. */
 type Any = any;
@@ -115,6 +115,7 @@ export function ioredisKV(client: Any, timeout: number): KV {
       }
     }),
     publish: async (channel, message) => { await withDeadline(timeout, 'PUBLISH', () => client.publish(channel, message)); },
+    time: async () => timeReply(await withDeadline(timeout, 'TIME', () => client.time())),
     subscribe: (channel, onMessage) => subs.add(channel, onMessage),
   };
 }
@@ -156,6 +157,8 @@ export function nodeRedisKV(client: Any, timeout: number): KV {
       }
     }),
     publish: async (channel, message) => { await withDeadline(timeout, 'PUBLISH', () => client.publish(channel, message)); },
+    // The raw reply, whatever the version's transform of TIME; a cluster asks any node.
+    time: async () => timeReply(await withDeadline(timeout, 'TIME', () => (kind === 'node-redis-cluster' ? client.sendCommand(undefined, true, ['TIME']) : client.sendCommand(['TIME'])))),
     subscribe: (channel, onMessage) => subs.add(channel, onMessage),
   };
 }

@@ -40,6 +40,8 @@ export interface KV {
   del(key: string): Promise<void>;
   run(script: Script, keys: string[], args: Array<string | number>): Promise<unknown>;
   publish(channel: string, message: string): Promise<void>;
+  /** Redis's clock (`TIME`), epoch ms: the clock every stored time of a sign-in is in. */
+  time(): Promise<number>;
   /**
    * Calls `onMessage` for every message on `channel` until the returned function is called.
    * Resolves once the subscription is live; rejects if it cannot be made (callers fall back
@@ -70,6 +72,13 @@ export async function withDeadline<T>(ms: number, what: string, run: () => Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `TIME`'s answer (seconds, microseconds) as epoch ms. */
+export function timeReply(reply: unknown): number {
+  const [sec, usec] = Array.isArray(reply) ? reply.map(Number) : [NaN, NaN];
+  if (!Number.isFinite(sec) || !Number.isFinite(usec)) throw new RedisUnavailableError('Redis answered TIME with something else');
+  return sec! * 1000 + usec! / 1000;
 }
 
 /** A client error's message without anything after the first line (never the arguments). */

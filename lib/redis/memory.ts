@@ -96,6 +96,7 @@ export function memoryKV(): KV & { data: MemoryKV } {
     del: async (key) => data.del(key),
     run: async (script: Script, keys, args) => script.local(data, keys, args.map(String)),
     publish: async (channel, message) => { bus.emit(channel, message); },
+    time: async () => Date.now(),
     subscribe: async (channel, onMessage) => {
       bus.on(channel, onMessage);
       return () => { bus.off(channel, onMessage); };

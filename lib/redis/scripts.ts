@@ -60,6 +60,18 @@ export const RELEASE_LOCK: Script = {
 };
 
 /**
+ * Deletes a lock with no TTL, or with more TTL left than `max`: never one of ours.
+ * KEYS: lock. ARGV: max (ms). The memory store's locks are all ours (always with a TTL).
+ */
+export const CLEAR_STRAY_LOCK: Script = {
+  name: 'clear stray lock',
+  lua: `local t = redis.call('PTTL', KEYS[1])
+if t == -1 or t > tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) return 1 end
+return 0`,
+  local: () => 0,
+};
+
+/**
  * Adds a pending sign-in to a session's set, drops the oldest beyond `max`, and makes the set
  * live as long as a pending sign-in may. KEYS: set. ARGV: field, value, max, ttl (ms).
  * Values are JSON (or sealed JSON) whose order is given by the field's creation time, which

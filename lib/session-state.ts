@@ -118,11 +118,38 @@ export class SessionState {
       if (session) delete session.cookie;
       original.call(req, user, options as never, (err?: unknown) => {
         if (session && cookie && !('cookie' in session)) session.cookie = cookie;
+        if (!err) skipUnchangedSave(sessionOf(req));
         Promise.resolve(onLoggedIn(oldID, err)).then(() => done(err), (e: unknown) => done(e));
       });
     };
     req.login = req.logIn = wrapped as typeof req.logIn;
   }
+}
+
+/**
+ * Passport has just stored the new session. express-session would store it again at the end
+ * of the request (after a regenerate it cannot tell that it was saved): that second write is
+ * skipped when the session is still exactly what was stored. Any change (a `returnTo` taken,
+ * a flash message, `rolling` cookies) still writes.
+ */
+function skipUnchangedSave(session: Session | undefined): void {
+  const save = session?.save;
+  if (!session || typeof save !== 'function') return;
+  const stored = JSON.stringify(session);
+  Object.defineProperty(session, 'save', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function saveIfChanged(this: Session, cb?: (err?: unknown) => void) {
+      // Once: a later save in this request (or the next one) writes as usual.
+      Object.defineProperty(this, 'save', { configurable: true, enumerable: false, writable: true, value: save });
+      if (JSON.stringify(this) === stored) {
+        if (cb) process.nextTick(cb);
+        return this;
+      }
+      return save.call(this, cb ?? (() => undefined));
+    },
+  });
 }
 
 /** Stores the session now (express-session would only at the end of the request). */

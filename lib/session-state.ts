@@ -37,6 +37,8 @@ export function sessionOf(req: Request): Session | undefined {
 const opened = new Map<string, StoredTokenSet>();
 
 export class SessionState {
+  private readonly seen = new WeakMap<object, StoredTokenSet>();
+
   constructor(private readonly key: string, private readonly encryption: readonly Buffer[]) {}
 
   private place(grant: string): string {
@@ -52,6 +54,16 @@ export class SessionState {
   read(session: Session | undefined): StoredTokenSet | undefined {
     const tokens = this.data(session)?.tokens;
     if (!isRecord(tokens)) return undefined;
+    // The same session object is read several times in one request (middleware, spaceApi,
+    // tokensOf): checked (and opened) once. `write` always puts a new object in.
+    const known = this.seen.get(tokens);
+    if (known) return known;
+    const value = this.open(tokens);
+    if (value) this.seen.set(tokens, value);
+    return value;
+  }
+
+  private open(tokens: Record<string, unknown>): StoredTokenSet | undefined {
     if (!isSealed(tokens.sealed)) return !this.encryption.length && isStoredTokenSet(tokens) ? tokens : undefined;
     if (!this.encryption.length) return undefined;
     const hit = opened.get(tokens.sealed);

@@ -30,6 +30,9 @@ async function main() {
     autoApprove: 'john.doe',
     // Every sign-in gets a refresh token (Space gives one only on a user's first offline exchange).
     refreshTokenOnEveryExchange: true,
+    // Count every token request between resets (the default keeps only the last 1,000, which
+    // capped the memory phase's renewal count at 1,000).
+    maxRecordedRequests: Infinity,
   };
   const long = await startSpaceEmulator(common);
   const short = await startSpaceEmulator({ ...common, accessTokenTTL: SHORT_TTL });

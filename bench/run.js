@@ -17,6 +17,8 @@ const Redis = require('ioredis');
 const { REDIS_URL, client } = require('./common');
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+// BENCH_ONLY=requests: the fresh-token GET and sign-in rounds only (to iterate on CPU figures).
+const requestsOnly = process.env.BENCH_ONLY === 'requests';
 const num = (name, fallback) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
 const CFG = {
   mode: quick ? 'quick' : 'full',
@@ -58,7 +60,9 @@ function start(file, env = {}, execArgv = []) {
 }
 
 async function startApp(kind, spaceURL) {
-  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL }, ['--expose-gc']);
+  // BENCH_PROF=<dir>: CPU profiles of the library app (written when it exits), for --cpu-prof.
+  const prof = process.env.BENCH_PROF && kind === 'library' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
+  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL }, ['--expose-gc', ...prof]);
   app.kind = kind;
   app.base = `http://127.0.0.1:${app.info.port}`;
   return app;
@@ -68,7 +72,9 @@ function stop(proc) {
   if (!proc || proc.child.exitCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     proc.child.once('exit', resolve);
-    proc.child.kill('SIGTERM');
+    // A profiled process must exit on its own to write its profile (it exits on disconnect).
+    if (process.env.BENCH_PROF && proc.kind === 'library') proc.child.disconnect();
+    else proc.child.kill('SIGTERM');
   });
 }
 
@@ -179,6 +185,12 @@ async function main() {
   out.signIn.totalRatios = signIns.library.map((x, r) => x.cpuMsTotal / signIns.handwritten[r].cpuMsTotal);
   await Promise.all(Object.values(apps).map(stop));
   await emu.call('reset', { which: 'long' });
+  if (requestsOnly) {
+    out.seconds = (Date.now() - t0) / 1000;
+    await load.call('close').catch(() => {});
+    await emu.call('close').catch(() => {});
+    return out;
+  }
 
   // ---- Phase 2: renewals (emulator with short-lived tokens) ----
   // Sessions are signed in ahead, then left to expire: the library renews when less than
@@ -311,6 +323,7 @@ function report(out) {
   table(['app', 'callback: app CPU ms/sign-in', 'callbacks/s', 'callback: Redis commands', 'whole sign-in: app CPU ms'], ['handwritten', 'library'].map((k) => [NAMES[k], fmt(signIn[k].cpuMs, 3), fmt(signIn[k].perSec), fmt(signIn[k].redis, 1), fmt(signIn[k].cpuMsTotal, 3)]));
   lines.push(`Callback CPU, (c) ÷ (b): **${ratio(signIn.ratios)}** (median of per-round ratios [range]; target ≤ 0.75). Whole sign-in: ${ratio(signIn.totalRatios)}.`, '');
 
+  if (!burst) return lines.join('\n');
   lines.push(`## Renewal burst: ${cfg.burst} concurrent requests of one session with an expired token`, '', `One app process; token requests counted at the emulator; ${cfg.burstRounds} round(s), the median shown. "single" is one request of an expired session alone (median of ${cfg.singles}).`, '');
   const med = (rs, f) => median(rs.map(f));
   table(['app', 'token requests', 'answered 200', 'p50 ms', 'p99 ms', 'single renewal ms', 'p99 ÷ single', 'same burst, fresh token: p99 ms'], Object.keys(burst).map((k) => {

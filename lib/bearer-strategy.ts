@@ -175,7 +175,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
       minRefetchInterval: millis(options.jwksRefetchInterval, 'jwksRefetchInterval', 30_000),
       maxAge: millis(options.jwksMaxAge, 'jwksMaxAge', 3_600_000),
       fetch: async () => {
-        const call = { method: 'GET', url: jwksURL, headers: { accept: 'application/json' }, timeout, what: 'Space JWKS endpoint', errorClass: SpaceApiError };
+        const call = { method: 'GET', url: jwksURL, headers: { accept: 'application/json' }, timeout, what: 'Space JWKS endpoint', errorClass: SpaceApiError, agents: this.client.agents };
         const answer = await callSpace(call);
         if (answer.status !== 200) {
           throw new SpaceApiError(`Space JWKS endpoint answered ${answer.status} (GET ${jwksURL.origin}${jwksURL.pathname})`, {

@@ -1,4 +1,5 @@
 import { SpaceError, type SpaceErrorCode, type SpaceErrorDetails } from './errors';
+import { type AnswerHeaders, SpaceAgents, send } from './transport';
 import { isRecord } from './validate';
 
 type SpaceErrorClass = new (message: string, details: SpaceErrorDetails) => SpaceError;
@@ -21,15 +22,19 @@ export interface SpaceCall {
   maxBytes?: number;
   /** Aborts the call early (the caller gave up). */
   signal?: AbortSignal | undefined;
+  /** The caller's keep-alive agents (one set per SpaceClient); a shared set when left out. */
+  agents?: SpaceAgents | undefined;
 }
 
 export interface SpaceAnswer {
   status: number;
-  headers: Headers;
+  headers: AnswerHeaders;
   text: string;
 }
 
 const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** For calls made without a client's own agents. */
+const sharedAgents = new SpaceAgents();
 
 /** The URL as it may appear in a message: origin and path, never the query. */
 export function describeURL(url: URL): string {
@@ -37,62 +42,59 @@ export function describeURL(url: URL): string {
 }
 
 /**
- * Calls Space with a hard timeout that covers the body too, without following redirects
- * (a redirect from an OAuth endpoint is an error, not a success: node-oauth got that wrong),
- * and with a cap on the body size. Every failure becomes a typed error whose message names
- * the endpoint and what went wrong.
+ * Calls Space with a hard timeout that covers the body too (one timer for the whole call),
+ * without following redirects (a redirect from an OAuth endpoint is an error, not a success:
+ * node-oauth got that wrong), and with a cap on the body size, enforced while it streams.
+ * Every failure becomes a typed error whose message names the endpoint and what went wrong.
  */
 export async function callSpace(call: SpaceCall): Promise<SpaceAnswer> {
-  const timeoutSignal = AbortSignal.timeout(call.timeout);
-  const signal = call.signal ? AbortSignal.any([timeoutSignal, call.signal]) : timeoutSignal;
   const where = `${call.method} ${describeURL(call.url)}`;
+  const maxBytes = call.maxBytes ?? DEFAULT_MAX_BYTES;
   const fail = (code: SpaceErrorCode, message: string, extra: Partial<SpaceErrorDetails> = {}): SpaceError =>
     new call.errorClass(message, { code, ...extra });
+  if (call.signal?.aborted) throw fail('SPACE_UNREACHABLE', `${call.what} call was aborted (${where})`, { cause: call.signal.reason });
 
+  let cancel: ((reason: Error) => void) | undefined;
+  let ended: 'timeout' | 'aborted' | undefined;
+  const timer = setTimeout(() => {
+    ended = 'timeout';
+    cancel?.(new Error(`timed out after ${call.timeout} ms`));
+  }, call.timeout);
+  timer.unref();
+  const onAbort = (): void => {
+    ended ??= 'aborted';
+    cancel?.(new Error('aborted'));
+  };
+  call.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const init: RequestInit = { method: call.method, headers: call.headers, redirect: 'manual', signal };
-    if (call.body !== undefined) init.body = call.body;
-    const response = await fetch(call.url, init);
-    const text = await readCapped(response, call.maxBytes ?? DEFAULT_MAX_BYTES);
-    if (text === undefined) {
-      throw fail('SPACE_INVALID_RESPONSE', `${call.what} answered ${response.status} with a body larger than ${call.maxBytes ?? DEFAULT_MAX_BYTES} bytes (${where})`, { status: response.status });
+    const answer = await send({
+      method: call.method, url: call.url, headers: call.headers, body: call.body, maxBytes,
+      agent: (call.agents ?? sharedAgents).for(call.url),
+      stop: (listener) => { cancel = listener; },
+    });
+    if (answer.text === undefined) {
+      throw fail('SPACE_INVALID_RESPONSE', `${call.what} answered ${answer.status} with a body larger than ${maxBytes} bytes (${where})`, { status: answer.status });
     }
-    return { status: response.status, headers: response.headers, text };
+    return answer as SpaceAnswer;
   } catch (err) {
     if (err instanceof SpaceError) throw err;
-    if (timeoutSignal.aborted) {
+    if (ended === 'timeout') {
       throw fail('SPACE_TIMEOUT', `${call.what} did not answer within ${call.timeout} ms (${where})`, { cause: err });
     }
-    if (call.signal?.aborted) {
+    if (ended === 'aborted') {
       throw fail('SPACE_UNREACHABLE', `${call.what} call was aborted (${where})`, { cause: err });
     }
     const reason = networkReason(err);
     throw fail('SPACE_UNREACHABLE', `Could not reach ${call.what}: ${reason} (${where})`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    call.signal?.removeEventListener('abort', onAbort);
   }
-}
-
-/** Reads the body, giving up (undefined) once it passes `maxBytes`. */
-async function readCapped(response: Response, maxBytes: number): Promise<string | undefined> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    return undefined;
-  }
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      await response.body.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function networkReason(err: unknown): string {
+  const own = (err as { code?: unknown } | undefined)?.code;
+  if (typeof own === 'string') return own;
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   if (cause && typeof cause.code === 'string') return cause.code;
   if (cause && typeof cause.message === 'string') return cause.message;
@@ -102,6 +104,9 @@ function networkReason(err: unknown): string {
 /** Parses a JSON body, or returns undefined. Never throws, never pollutes prototypes. */
 export function parseJSON(text: string): unknown {
   try {
+    // A reviver runs for every value: pay for it only when the text could hold the key
+    // (spelled out, or with \u escapes).
+    if (!text.includes('__proto__') && !text.includes('\\u')) return JSON.parse(text);
     return JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value));
   } catch {
     return undefined;

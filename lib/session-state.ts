@@ -37,6 +37,8 @@ export function sessionOf(req: Request): Session | undefined {
 const opened = new Map<string, StoredTokenSet>();
 
 export class SessionState {
+  private readonly seen = new WeakMap<object, StoredTokenSet>();
+
   constructor(private readonly key: string, private readonly encryption: readonly Buffer[]) {}
 
   private place(grant: string): string {
@@ -52,6 +54,16 @@ export class SessionState {
   read(session: Session | undefined): StoredTokenSet | undefined {
     const tokens = this.data(session)?.tokens;
     if (!isRecord(tokens)) return undefined;
+    // The same session object is read several times in one request (middleware, spaceApi,
+    // tokensOf): checked (and opened) once. `write` always puts a new object in.
+    const known = this.seen.get(tokens);
+    if (known) return known;
+    const value = this.open(tokens);
+    if (value) this.seen.set(tokens, value);
+    return value;
+  }
+
+  private open(tokens: Record<string, unknown>): StoredTokenSet | undefined {
     if (!isSealed(tokens.sealed)) return !this.encryption.length && isStoredTokenSet(tokens) ? tokens : undefined;
     if (!this.encryption.length) return undefined;
     const hit = opened.get(tokens.sealed);
@@ -118,11 +130,38 @@ export class SessionState {
       if (session) delete session.cookie;
       original.call(req, user, options as never, (err?: unknown) => {
         if (session && cookie && !('cookie' in session)) session.cookie = cookie;
+        if (!err) skipUnchangedSave(sessionOf(req));
         Promise.resolve(onLoggedIn(oldID, err)).then(() => done(err), (e: unknown) => done(e));
       });
     };
     req.login = req.logIn = wrapped as typeof req.logIn;
   }
+}
+
+/**
+ * Passport has just stored the new session. express-session would store it again at the end
+ * of the request (after a regenerate it cannot tell that it was saved): that second write is
+ * skipped when the session is still exactly what was stored. Any change (a `returnTo` taken,
+ * a flash message, `rolling` cookies) still writes.
+ */
+function skipUnchangedSave(session: Session | undefined): void {
+  const save = session?.save;
+  if (!session || typeof save !== 'function') return;
+  const stored = JSON.stringify(session);
+  Object.defineProperty(session, 'save', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function saveIfChanged(this: Session, cb?: (err?: unknown) => void) {
+      // Once: a later save in this request (or the next one) writes as usual.
+      Object.defineProperty(this, 'save', { configurable: true, enumerable: false, writable: true, value: save });
+      if (JSON.stringify(this) === stored) {
+        if (cb) process.nextTick(cb);
+        return this;
+      }
+      return save.call(this, cb ?? (() => undefined));
+    },
+  });
 }
 
 /** Stores the session now (express-session would only at the end of the request). */

@@ -57,17 +57,17 @@ export async function createSignInURL(strategy: SpaceStrategy, req: Request, opt
     session[settings.sessionKey] = {};
     await saveSession(req);
   }
-  const url = new URL(`${strategy.spaceURL}/oauth/auth`);
-  for (const [name, value] of Object.entries(strategy.authorizationParams(options))) url.searchParams.set(name, value);
-  url.searchParams.set('response_type', 'code');
-  url.searchParams.set('client_id', settings.clientID);
-  url.searchParams.set('redirect_uri', redirectURI);
-  url.searchParams.set('scope', scope);
-  url.searchParams.set('state', state);
+  // One query string, built once (each `url.searchParams.set` re-serializes the whole URL).
+  const query = new URLSearchParams(strategy.authorizationParams(options));
+  query.set('response_type', 'code');
+  query.set('client_id', settings.clientID);
+  query.set('redirect_uri', redirectURI);
+  query.set('scope', scope);
+  query.set('state', state);
   // Space treats a missing code_challenge_method as "plain" (docs/space-api.md#pkce): always say S256.
-  url.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
-  url.searchParams.set('code_challenge_method', 'S256');
-  return url.toString();
+  query.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+  query.set('code_challenge_method', 'S256');
+  return `${strategy.authURL}?${query.toString()}`;
 }
 
 function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired'): Challenge {

@@ -2,6 +2,7 @@ import { SpaceApiError, SpaceTokenError } from './errors';
 import { answerError, callSpace, describeURL, isRecord, parseJSON, type SpaceCall } from './http';
 import { toSpaceProfile, type SpaceProfile } from './profile';
 import { parseTokenResponse, type SpaceTokenSet } from './token-set';
+import { SpaceAgents } from './transport';
 
 export interface SpaceClientSettings {
   spaceURL: string;
@@ -27,15 +28,19 @@ export interface SpaceApiCallOptions {
 }
 
 /**
- * Space's OAuth and HTTP API over fetch: every call has a timeout, client authentication
+ * Space's OAuth and HTTP API over keep-alive node:http(s) agents: every call has a timeout, client authentication
  * is HTTP Basic only (the method Space documents; SPACE-API.md §3.1), bearer tokens go in
  * the Authorization header only (RFC 6750 §2.1), and failures are typed errors.
  */
 export class SpaceClient {
   readonly tokenURL: URL;
+  /** This client's pooled connections to Space. */
+  readonly agents = new SpaceAgents();
+  private readonly authorization: string;
 
   constructor(private readonly settings: SpaceClientSettings) {
     this.tokenURL = new URL(`${settings.spaceURL}/oauth/token`);
+    this.authorization = this.basicAuth();
   }
 
   /** RFC 6749 §2.3.1: client id and secret are form-encoded before being joined. */
@@ -51,7 +56,7 @@ export class SpaceClient {
       method: 'POST',
       url: this.tokenURL,
       headers: {
-        authorization: this.basicAuth(),
+        authorization: this.authorization,
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },
@@ -61,6 +66,7 @@ export class SpaceClient {
       errorClass: SpaceTokenError,
       secrets: [this.settings.clientSecret, form.code, form.code_verifier, form.refresh_token],
       signal,
+      agents: this.agents,
     };
     const answer = await callSpace(call);
     const body = parseJSON(answer.text);
@@ -114,6 +120,7 @@ export class SpaceClient {
       errorClass: SpaceApiError,
       secrets: [accessToken],
       signal: options.signal,
+      agents: this.agents,
     };
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';

@@ -67,6 +67,8 @@ export interface SpaceAuthInfo {
 export class SpaceStrategy extends OAuth2Strategy {
   /** The organization URL, without a trailing slash. */
   readonly spaceURL: string;
+  /** Space's authorization endpoint, `<spaceURL>/oauth/auth`, normalized once. */
+  readonly authURL: string;
   /** The strategy's own options after defaults. */
   readonly settings: Readonly<ResolvedOptions>;
   /** The settings shared with spaceTokenRefresh, spaceSignOut, spaceErrorHandler and spaceApi. */
@@ -104,6 +106,7 @@ export class SpaceStrategy extends OAuth2Strategy {
     for (const field of ['_oauth2', '_stateStore', '_verify', '_callbackURL', '_scope', '_scopeSeparator', '_pkceMethod', '_key', '_trustProxy', '_passReqToCallback', '_skipUserProfile']) delete parent[field];
     this.name = 'space';
     this.spaceURL = settings.spaceURL;
+    this.authURL = new URL(`${settings.spaceURL}/oauth/auth`).toString();
     this.settings = Object.freeze(settings);
     this.spaceVerify = verify;
     this.client = new SpaceClient(settings);

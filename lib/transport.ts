@@ -1,0 +1,120 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+/**
+ * The HTTP(S) transport under every call to Space: node:http / node:https through keep-alive
+ * agents, one pair per SpaceClient. Global fetch costs several times more CPU per call (web
+ * streams for the body, a signal combined per call, a connection per origin it manages
+ * itself); a sign-in makes two calls, so that cost showed in every sign-in.
+ */
+
+/** Keep-alive agents for one client: sockets are reused across calls to the same Space. */
+export class SpaceAgents {
+  private http?: HttpAgent;
+  private https?: HttpsAgent;
+
+  constructor(private readonly maxSockets = 64) {}
+
+  /** The agent for this URL's protocol, made on first use. */
+  for(url: URL): HttpAgent {
+    // `timeout` here only ends idle pooled sockets (before a server's own idle timeout, 5 s
+    // in Node); each call has its own deadline.
+    const options = { keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: 16, timeout: 4000, scheduling: 'lifo' as const };
+    if (url.protocol === 'https:') return (this.https ??= new HttpsAgent(options));
+    return (this.http ??= new HttpAgent(options));
+  }
+
+  /** Closes pooled sockets. */
+  destroy(): void {
+    this.http?.destroy();
+    this.https?.destroy();
+  }
+}
+
+/** The answer's headers, read the way callers read fetch's: `get(name)`, lower-case names. */
+export class AnswerHeaders {
+  constructor(private readonly raw: IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const value = this.raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: AnswerHeaders;
+  /** Undefined when the body passed `maxBytes` (the request was destroyed there). */
+  text: string | undefined;
+}
+
+export interface SendOptions {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string | undefined;
+  agent: HttpAgent;
+  maxBytes: number;
+  /** Ends the call: its reason becomes the error. */
+  stop: (listener: (reason: Error) => void) => void;
+}
+
+/**
+ * One request, body read in full (up to `maxBytes`). Redirects are never followed: a 3xx is an
+ * answer like any other. A request on a reused pooled socket that the server had just closed
+ * (ECONNRESET before any answer byte) is sent once more on a new socket: the server never saw it.
+ */
+export function send(options: SendOptions, retried = false): Promise<RawAnswer> {
+  return new Promise<RawAnswer>((resolve, reject) => {
+    const { url } = options;
+    const headers: Record<string, string | number> = { ...options.headers };
+    if (options.body !== undefined) headers['content-length'] = Buffer.byteLength(options.body);
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    let answered = false;
+    let settled = false;
+    const finish = (err: Error | undefined, value?: RawAnswer): void => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const req = request(url, { method: options.method, headers, agent: options.agent }, (res: IncomingMessage) => {
+      answered = true;
+      const status = res.statusCode ?? 0;
+      const answerHeaders = new AnswerHeaders(res.headers);
+      const declared = Number(res.headers['content-length']);
+      if (Number.isFinite(declared) && declared > options.maxBytes) {
+        req.destroy();
+        return finish(undefined, { status, headers: answerHeaders, text: undefined });
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > options.maxBytes) {
+          req.destroy();
+          return finish(undefined, { status, headers: answerHeaders, text: undefined });
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => finish(undefined, { status, headers: answerHeaders, text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (err) => finish(err));
+      res.on('aborted', () => finish(Object.assign(new Error('The connection closed before the answer ended'), { code: 'ECONNRESET' })));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      if (!answered && !retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        settled = true;
+        send(options, true).then(resolve, reject);
+        return;
+      }
+      finish(err);
+    });
+    options.stop((reason) => {
+      req.destroy(reason);
+      finish(reason);
+    });
+    req.end(options.body);
+  });
+}

@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
+  // The Redis topology suite runs on its own: `npm run test:scale` (jest.scale.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/__tests__/scale[^/]*\\.test\\.ts$'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
   // The example app and the tests import the package by its public name, as users do.
   moduleNameMapper: {

@@ -5,7 +5,8 @@ export interface SpaceTokenEvent {
   event:
     | 'token.refreshed' | 'token.adopted' | 'token.refresh_rejected' | 'token.refresh_failed' | 'token.no_refresh_token'
     | 'token.persist_failed' | 'token.persisted_late' | 'token.discarded' | 'token.lock_cleared' | 'redis.unavailable'
-    | 'signin.started' | 'signin.completed' | 'signin.refused' | 'signout' | 'session.ended' | 'session.reset';
+    | 'signin.started' | 'signin.completed' | 'signin.refused' | 'signout' | 'session.ended' | 'session.reset'
+    | 'store.misconfigured';
   /** A hash of the sign-in's grant id, to correlate lines; not a secret. */
   grant?: string;
   reason?: string;

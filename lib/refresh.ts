@@ -107,7 +107,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
 
   return function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
     bindRequest(req, strategy);
-    guardStore((req as unknown as { sessionStore?: unknown }).sessionStore);
+    guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, strategy.runtime.emit);
     const runtime = strategy.runtime;
     const session = sessionOf(req);
     const current = runtime.session.read(session);

@@ -1,4 +1,6 @@
 import { scrubRedisError } from './errors';
+import { debugOf, type SpaceTokenEvent } from './events';
+import { redisKind } from './redis/clients';
 import { isRecord } from './validate';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- express-session's Store, typed structurally. */
@@ -11,6 +13,25 @@ interface StoreLike {
 }
 
 const guarded = new WeakSet<object>();
+const warned = new WeakSet<object>();
+
+/** What an app with connect-redis 9+ on an ioredis client is told, once per store. */
+export const CONNECT_REDIS_IOREDIS = 'connect-redis 9+ takes only node-redis (`redis` v5); with ioredis use connect-redis 8 (`npm install connect-redis@8`)';
+
+/**
+ * connect-redis 9 writes `SET key value { expiration: ... }` the node-redis way; ioredis sends
+ * that object as arguments and Redis answers `ERR syntax error` to every save, so nobody can
+ * sign in. Say so once, loudly, instead of leaving a bare 500 to puzzle over.
+ */
+function noticeWrongClient(store: object, err: unknown, emit: ((event: SpaceTokenEvent) => void) | undefined): void {
+  if (warned.has(store) || !(err instanceof Error) || !/^ERR syntax error/.test(err.message)) return;
+  const kind = redisKind((store as { client?: unknown }).client);
+  if (kind !== 'ioredis' && kind !== 'ioredis-cluster') return;
+  warned.add(store);
+  if (emit) emit({ event: 'store.misconfigured', message: CONNECT_REDIS_IOREDIS });
+  else debugOf('store')(`store.misconfigured - ${CONNECT_REDIS_IOREDIS}`);
+  process.emitWarning(CONNECT_REDIS_IOREDIS, { code: 'PASSPORT_JETBRAINS_SPACE_STORE' });
+}
 
 /** A value express-session can turn back into a session: an object with a cookie object. */
 function isSessionShape(value: unknown): boolean {
@@ -24,9 +45,11 @@ function isSessionShape(value: unknown): boolean {
  *   and the key is deleted), never as a 500 on every request for the key's whole life;
  * - a failed write never carries the session it tried to write: ioredis quotes a command's
  *   arguments in its errors, and a session's arguments are its tokens.
+ * - connect-redis 9+ given an ioredis client (every save fails with `ERR syntax error`) is
+ *   named once, through `emit` (events and debug) and `process.emitWarning`.
  * The store's own API (`get`, `set`, `touch`) is wrapped, not its internals.
  */
-export function guardStore(store: unknown): void {
+export function guardStore(store: unknown, emit?: (event: SpaceTokenEvent) => void): void {
   if (!store || typeof store !== 'object' || guarded.has(store)) return;
   const s = store as StoreLike;
   if (typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.destroy !== 'function') return;
@@ -42,7 +65,10 @@ export function guardStore(store: unknown): void {
     });
   };
   s.set = function guardedSet(sid, session, cb) {
-    set.call(this, sid, session, (err) => cb?.(err ? scrubRedisError(err) : err));
+    set.call(this, sid, session, (err) => {
+      if (err) noticeWrongClient(store, err, emit);
+      cb?.(err ? scrubRedisError(err) : err);
+    });
   };
   if (typeof touch === 'function') {
     s.touch = function guardedTouch(sid, session, cb) {

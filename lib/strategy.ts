@@ -160,7 +160,7 @@ export class SpaceStrategy extends OAuth2Strategy {
       this.error(new Error('SpaceStrategy needs sessions: mount express-session (and passport.session()) before passport.authenticate(\'space\')'));
       return;
     }
-    guardStore((req as unknown as { sessionStore?: unknown }).sessionStore);
+    guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, (event) => this.runtime.emit(event));
     if (req.route === undefined && options.gate !== false) gate(this, req, options);
     else if (this.isCallback(req)) this.completeSignIn(req, options, false);
     else this.startSignIn(req, options);

@@ -1,25 +1,56 @@
 // One app process for the multi-process tests: the same setup as the README, loading the
 // built package by its name. Config comes in WORKER_CONFIG; the port goes out on stdout.
+// `topology` picks the Redis client and the connect-redis line that goes with it:
+//   single (default): ioredis 5 on `redisURL`, connect-redis 8
+//   ioredis6: ioredis 6 on `redisURL`, connect-redis 8
+//   cluster: ioredis 5 Cluster on `nodes`, connect-redis 8
+//   sentinel: ioredis 5 on `sentinels` / `name`, connect-redis 8
+//   node-redis: node-redis 5 createClient on `redisURL`, connect-redis 9
+//   node-redis-cluster: node-redis 5 createCluster on `nodes`, connect-redis 9
 'use strict';
 const http = require('node:http');
 const { createHash } = require('node:crypto');
 const express = require('express');
 const session = require('express-session');
-const { RedisStore } = require('connect-redis');
-const Redis = require('ioredis');
 const passport = require('passport');
-const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler } = require('passport-jetbrains-space');
+const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
 
 const config = JSON.parse(process.env.WORKER_CONFIG);
-const redis = new Redis(config.redisURL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+const topology = config.topology || 'single';
+const timeout = config.redisTimeout || 2000;
+// Fail fast (README): no offline queue, one retry, command timeouts.
+const failFast = { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: timeout, commandTimeout: timeout };
+
+function makeClient() {
+  if (topology === 'single') return new (require('ioredis').Redis)(config.redisURL, failFast);
+  if (topology === 'ioredis6') return new (require('ioredis6').Redis)(config.redisURL, failFast);
+  if (topology === 'sentinel') return new (require('ioredis').Redis)({ sentinels: config.sentinels, name: config.name, ...failFast });
+  if (topology === 'cluster') {
+    return new (require('ioredis').Cluster)(config.nodes, { enableOfflineQueue: false, redisOptions: failFast });
+  }
+  const { createClient, createCluster } = require('redis');
+  if (topology === 'node-redis') return createClient({ url: config.redisURL, disableOfflineQueue: true, socket: { connectTimeout: timeout } });
+  if (topology === 'node-redis-cluster') {
+    return createCluster({ rootNodes: config.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })), defaults: { disableOfflineQueue: true, socket: { connectTimeout: timeout } } });
+  }
+  throw new Error(`unknown topology ${topology}`);
+}
+const nodeRedis = topology.startsWith('node-redis');
+const redis = makeClient();
+redis.on('error', () => undefined);
+// connect-redis 9+ takes node-redis only; ioredis stays on connect-redis 8.
+const { RedisStore } = nodeRedis ? require('connect-redis9') : require('connect-redis');
+
 const strategy = new SpaceStrategy(
-  { spaceURL: config.spaceURL, clientID: config.clientID, clientSecret: config.clientSecret, callbackURL: '/auth/space/callback' },
+  { spaceURL: config.spaceURL, clientID: config.clientID, clientSecret: config.clientSecret, callbackURL: '/auth/space/callback',
+    redis, keyPrefix: `${config.prefix}space:`, redisTimeout: timeout },
   (_accessToken, _refreshToken, profile, done) => done(null, { id: profile.id, username: profile.username }),
 );
 passport.use(strategy);
 passport.serializeUser((user, done) => done(null, user));
 passport.deserializeUser((user, done) => done(null, user));
 
+const fingerprint = (token) => (token ? createHash('sha256').update(token).digest('hex').slice(0, 16) : null);
 const app = express();
 app.use(session({
   store: new RedisStore({ client: redis, prefix: `${config.prefix}sess:` }),
@@ -27,21 +58,35 @@ app.use(session({
 }));
 app.use(passport.initialize());
 app.use(passport.session());
-app.use(spaceTokenRefresh({ strategy, redis, keyPrefix: `${config.prefix}space:` }));
+app.use(spaceTokenRefresh({ strategy }));
 app.get('/auth/space', passport.authenticate('space'));
 app.get('/auth/space/callback', passport.authenticate('space', { failureRedirect: '/failed' }), (_req, res) => res.redirect('/api/token'));
+app.post('/auth/signout', spaceSignOut({ strategy }));
 app.get('/api/token', (req, res) => {
-  const token = req.spaceTokens && req.spaceTokens.accessToken;
-  res.json({ pid: process.pid, signedIn: Boolean(req.user), token: token ? createHash('sha256').update(token).digest('hex').slice(0, 16) : null });
+  res.json({ pid: process.pid, signedIn: Boolean(req.user), token: fingerprint(req.spaceTokens && req.spaceTokens.accessToken) });
+});
+// Holds the session it loaded for `ms` and then writes it back (a slow request's older copy).
+app.post('/api/slow', async (req, res) => {
+  req.session.note = `slow ${Date.now()}`;
+  await new Promise((r) => setTimeout(r, Number(req.query.ms) || 500));
+  res.json({ pid: process.pid, signedIn: Boolean(req.user), token: fingerprint(req.spaceTokens && req.spaceTokens.accessToken) });
 });
 app.use(spaceErrorHandler());
+// Anything spaceErrorHandler did not answer: a 500 the tests count as a defect.
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express tells error handlers by their four parameters.
+app.use((err, _req, res, _next) => res.status(500).json({ name: err.name, message: String(err.message).split('\n')[0] }));
 
-redis.once('ready', () => {
+const listen = () => {
   const server = http.createServer(app).listen(0, '127.0.0.1', () => {
     process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
   });
   process.on('SIGTERM', () => {
     server.closeAllConnections();
-    server.close(() => { redis.disconnect(); process.exit(0); });
+    server.close(() => {
+      Promise.resolve(nodeRedis ? redis.destroy() : redis.disconnect()).catch(() => undefined).then(() => process.exit(0));
+    });
   });
-});
+};
+// Connect before listening (with no offline queue, nothing may run before the client is ready).
+if (nodeRedis) redis.connect().then(listen, (err) => { console.error(err); process.exit(1); });
+else redis.once('ready', listen);

@@ -73,7 +73,8 @@ return 0`,
 
 /**
  * Adds a pending sign-in to a session's set, drops the oldest beyond `max`, and makes the set
- * live as long as a pending sign-in may. KEYS: set. ARGV: field, value, max, ttl (ms).
+ * live as long as a pending sign-in may; answers how many it holds then (at most `max`).
+ * KEYS: set. ARGV: field, value, max, ttl (ms).
  * Values are JSON (or sealed JSON) whose order is given by the field's creation time, which
  * the caller puts first in the value as `<ms>|...`.
  */
@@ -94,7 +95,7 @@ if n > max then
   for i = 1, n - max do redis.call('HDEL', KEYS[1], items[i][1]) end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return n`,
+return math.min(n, max)`,
   local(kv, [set], [field, value, max, ttl]) {
     const hash = kv.hashOrNew(set!);
     hash.set(field!, value!);

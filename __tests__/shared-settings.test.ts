@@ -65,7 +65,7 @@ describe('conflicting settings are a TypeError at start-up', () => {
     }],
   ])('%s given twice with different values', (name, build) => {
     expect(build).toThrow(TypeError);
-    expect(build).toThrow(`"${name === 'signInPath' ? 'signInPath' : name}" is given to`);
+    expect(build).toThrow(`"${name}" is given to`);
   });
 
   test('the same value given twice is fine', () => {

@@ -6,7 +6,7 @@ import { kvFor } from './redis';
 import { bindShared } from './refresh';
 import { SpaceClient, type SpaceApiCallOptions } from './space-client';
 import type { SpaceStrategy } from './strategy';
-import { onlyKnown } from './validate';
+import { number, onlyKnown } from './validate';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {
@@ -74,13 +74,9 @@ function option(name: string, expected: string): never {
   throw new TypeError(`spaceAppClient option "${name}" must be ${expected}`);
 }
 
-/** A duration; `integer` where it becomes a Redis `PX` (Redis refuses anything else, on every call). */
+/** A duration, through the library's one validator; `integer` where it becomes a Redis `PX`. */
 function millis(value: unknown, name: string, fallback: number, min = 0, integer = false): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    option(name, `${integer ? 'an integer' : 'a number'} >= ${min} (milliseconds)`);
-  }
-  return value;
+  return number('spaceAppClient', name, value, { min, integer }) ?? fallback;
 }
 
 /** Space's answer when a token it issued has run out (its SDKs renew and retry on exactly this). */

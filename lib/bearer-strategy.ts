@@ -9,7 +9,7 @@ import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from './profile';
 import { SpaceClient } from './space-client';
 import type { SpaceStrategy } from './strategy';
 import { TtlCache } from './ttl-cache';
-import { onlyKnown } from './validate';
+import { number, onlyKnown } from './validate';
 
 /** A member of the organization, as sign-in normalizes them, marked as a user. */
 export interface SpaceUserPrincipal extends SpaceProfile {
@@ -104,11 +104,7 @@ function bad(name: string, expected: string): never {
   throw new TypeError(`SpaceBearerStrategy option "${name}" must be ${expected}`);
 }
 
-function millis(value: unknown, name: string, fallback: number, min = 0): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) bad(name, `a number >= ${min}`);
-  return value;
-}
+const millis = (value: unknown, name: string, fallback: number, min = 0): number => number('SpaceBearerStrategy', name, value, { min }) ?? fallback;
 
 /**
  * Passport strategy `'space-bearer'` for APIs called with a Space token in

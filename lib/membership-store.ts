@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { trimOldest } from './bounded';
 import { isRedisOutage, isSpaceError } from './errors';
 import type { Keys } from './keys';
 import { isMember, type SpaceMember } from './membership';
@@ -72,7 +73,7 @@ export class MemberStore {
     if (known && known.at > entry.at) return known;
     this.local.delete(tag);
     this.local.set(tag, entry);
-    if (this.local.size > MAX_LOCAL) this.local.delete(this.local.keys().next().value as string);
+    trimOldest(this.local, MAX_LOCAL);
     return entry;
   }
 

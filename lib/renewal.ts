@@ -1,4 +1,5 @@
 import type { SharedClock } from './clock';
+import { trimOldest } from './bounded';
 import type { SpaceTokenEvent } from './events';
 import { SpaceTokenError, isSpaceError } from './errors';
 import { fingerprint, type Keys } from './keys';
@@ -28,10 +29,6 @@ export interface Refresher {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 const MAX_TRACKED = 50_000;
 
-/** Drops the oldest entries of an insertion-ordered map beyond `max`. */
-function bound<K, V>(map: Map<K, V>, max = MAX_TRACKED): void {
-  while (map.size > max) map.delete(map.keys().next().value as K);
-}
 
 /**
  * The renewal engine, with no Express in it: renews each sign-in's tokens at most once at a
@@ -88,7 +85,7 @@ export class RenewalEngine {
       const known = this.news.get(grant);
       if (!known || known.version < Number(version)) this.news.set(grant, { ended: false, version: Number(version) });
     } else return;
-    bound(this.news);
+    trimOldest(this.news, MAX_TRACKED);
     for (const wake of this.waiters.get(grant) ?? []) wake();
   }
 
@@ -254,7 +251,7 @@ export class RenewalEngine {
     const pause = Math.min(asked, this.settings.maxRetryAfter);
     if (isSpaceError(err) && err.transient && pause > 0) {
       this.pauses.set(base.grant, Date.now() + pause);
-      bound(this.pauses);
+      trimOldest(this.pauses, MAX_TRACKED);
     }
     // invalid_client, a malformed answer...: our side or Space's is broken, not the user's
     // grant. Keep the session (a bad secret must not sign everyone out).
@@ -268,7 +265,7 @@ export class RenewalEngine {
 
   private keepUnsaved(tokens: StoredTokenSet, err: unknown, lock: string, ttl: number): void {
     this.unsaved.set(tokens.grant, { tokens, until: Date.now() + Math.min(ttl, 3_600_000), lock, ttl });
-    bound(this.unsaved, 10_000);
+    trimOldest(this.unsaved, 10_000);
     this.emit({ event: 'token.persist_failed', grant: fingerprint(tokens.grant, 12), message: err instanceof Error ? err.message : String(err) });
     if (!this.flushTimer) {
       this.flushTimer = setInterval(() => void this.flushUnsaved(), 1000);

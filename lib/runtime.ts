@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { trimOldest } from './bounded';
 import { SharedClock } from './clock';
 import { emitter, type SpaceTokenEvent } from './events';
 import { Keys } from './keys';
@@ -73,7 +74,7 @@ export class SpaceRuntime {
     const newest = record && record.version > stored.version ? record : stored;
     this.checked.delete(stored.grant);
     this.checked.set(stored.grant, { version: newest.version, until: now + (listening ? 30_000 : 1000) });
-    if (this.checked.size > 50_000) this.checked.delete(this.checked.keys().next().value as string);
+    trimOldest(this.checked, 50_000);
     return { ended: false, newest };
   }
 

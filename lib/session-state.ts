@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { trimOldest } from './bounded';
 import { isSealed, seal, unseal } from './seal';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from './validate';
@@ -79,7 +80,7 @@ export class SessionState {
     if (!isStoredTokenSet(value) || value.grant !== tokens.grant) return undefined;
     // Decrypting once per token version, not once per request.
     opened.set(tokens.sealed, value);
-    if (opened.size > 10_000) opened.delete(opened.keys().next().value as string);
+    trimOldest(opened, 10_000);
     return value;
   }
 

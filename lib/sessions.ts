@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { trimOldest } from './bounded';
 import { strategyOf } from './context';
 import { SpaceSessionEndedError } from './errors';
 import { fingerprint } from './keys';
@@ -116,7 +117,7 @@ export function touchSession(strategy: SpaceStrategy, req: Request, tokens: Stor
   if (last !== undefined && now - last < TOUCH_EVERY) return;
   touched.delete(tokens.grant);
   touched.set(tokens.grant, now);
-  if (touched.size > 50_000) touched.delete(touched.keys().next().value as string);
+  trimOldest(touched, 50_000);
   const runtime = strategy.runtime;
   const ttl = runtime.recordTTL(req);
   const agent = describeAgent(req.get('user-agent'));

@@ -6,7 +6,7 @@ import { isRecord, parseJSON } from './http';
 import { KeySet, rs512 } from './jwks';
 import { readRawBody } from './raw-body';
 import type { SpaceStrategy } from './strategy';
-import { onlyKnown } from './validate';
+import { number, onlyKnown } from './validate';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -108,11 +108,7 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
   if (methods.has('public-key') && !canPublicKey) bad('strategy', 'set (or "app" and "clientID") for the public-key method');
   if (methods.has('signing-key') && !signingKey) bad('signingKey', 'set for the signing-key method');
   if (methods.has('verification-token') && !verificationToken) bad('verificationToken', 'set for the verification-token method');
-  const ms = (value: unknown, name: string, fallback: number): number => {
-    if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) bad(name, 'a number >= 0');
-    return value;
-  };
+  const ms = (value: unknown, name: string, fallback: number): number => number('verifySpaceRequest', name, value, { min: 0 }) ?? fallback;
   const tolerance = ms(options.tolerance, 'tolerance', 300_000);
   const maxBytes = ms(options.maxBytes, 'maxBytes', 1024 * 1024);
   const hash = options.publicKeyHash ?? 'sha512';

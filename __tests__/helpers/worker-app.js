@@ -8,12 +8,8 @@
 //   node-redis: node-redis 5 createClient on `redisURL`, connect-redis 9
 //   node-redis-cluster: node-redis 5 createCluster on `nodes`, connect-redis 9
 'use strict';
-const http = require('node:http');
-const { createHash } = require('node:crypto');
-const express = require('express');
-const session = require('express-session');
-const passport = require('passport');
-const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
+const { spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
+const { workerApp, listen, fingerprint } = require('./worker-base');
 
 const config = JSON.parse(process.env.WORKER_CONFIG);
 const topology = config.topology || 'single';
@@ -41,26 +37,7 @@ redis.on('error', () => undefined);
 // connect-redis 9+ takes node-redis only; ioredis stays on connect-redis 8.
 const { RedisStore } = nodeRedis ? require('connect-redis9') : require('connect-redis');
 
-const strategy = new SpaceStrategy(
-  { spaceURL: config.spaceURL, clientID: config.clientID, clientSecret: config.clientSecret, callbackURL: '/auth/space/callback',
-    redis, keyPrefix: `${config.prefix}space:`, redisTimeout: timeout },
-  (_accessToken, _refreshToken, profile, done) => done(null, { id: profile.id, username: profile.username }),
-);
-passport.use(strategy);
-passport.serializeUser((user, done) => done(null, user));
-passport.deserializeUser((user, done) => done(null, user));
-
-const fingerprint = (token) => (token ? createHash('sha256').update(token).digest('hex').slice(0, 16) : null);
-const app = express();
-app.use(session({
-  store: new RedisStore({ client: redis, prefix: `${config.prefix}sess:` }),
-  secret: config.secret, name: 'sid', resave: false, saveUninitialized: false,
-}));
-app.use(passport.initialize());
-app.use(passport.session());
-app.use(spaceTokenRefresh({ strategy }));
-app.get('/auth/space', passport.authenticate('space'));
-app.get('/auth/space/callback', passport.authenticate('space', { failureRedirect: '/failed' }), (_req, res) => res.redirect('/api/token'));
+const { app, strategy } = workerApp({ config, redis, RedisStore, strategy: { redisTimeout: timeout }, landing: '/api/token' });
 app.post('/auth/signout', spaceSignOut({ strategy }));
 app.get('/api/token', (req, res) => {
   res.json({ pid: process.pid, signedIn: Boolean(req.user), token: fingerprint(req.spaceTokens && req.spaceTokens.accessToken) });
@@ -76,17 +53,7 @@ app.use(spaceErrorHandler());
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express tells error handlers by their four parameters.
 app.use((err, _req, res, _next) => res.status(500).json({ name: err.name, message: String(err.message).split('\n')[0] }));
 
-const listen = () => {
-  const server = http.createServer(app).listen(0, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
-  });
-  process.on('SIGTERM', () => {
-    server.closeAllConnections();
-    server.close(() => {
-      Promise.resolve(nodeRedis ? redis.destroy() : redis.disconnect()).catch(() => undefined).then(() => process.exit(0));
-    });
-  });
-};
+const start = () => listen(app, () => (nodeRedis ? redis.destroy() : redis.disconnect()));
 // Connect before listening (with no offline queue, nothing may run before the client is ready).
-if (nodeRedis) redis.connect().then(listen, (err) => { console.error(err); process.exit(1); });
-else redis.once('ready', listen);
+if (nodeRedis) redis.connect().then(start, (err) => { console.error(err); process.exit(1); });
+else redis.once('ready', start);

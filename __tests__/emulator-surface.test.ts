@@ -36,6 +36,8 @@ describe('bad options throw a TypeError that names the option', () => {
     ['accessTokenTTL', { accessTokenTTL: 0 }, /"accessTokenTTL"/],
     ['codeTTL', { codeTTL: Number.NaN }, /"codeTTL"/],
     ['autoApprove', { autoApprove: 'ghost' }, /"autoApprove"/],
+    ['autoApprove (a list)', { autoApprove: ['john.doe', 'ghost'] }, /"autoApprove"/],
+    ['autoApprove (an empty list)', { autoApprove: [] }, /"autoApprove"/],
     ['rotateRefreshTokens', { rotateRefreshTokens: 'yes' as unknown as boolean }, /"rotateRefreshTokens"/],
   ])('%s', async (_name, options, message) => {
     await expect(startSpaceEmulator(options)).rejects.toThrow(TypeError);

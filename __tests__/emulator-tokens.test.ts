@@ -25,6 +25,18 @@ describe('refresh tokens are issued as Space documents', () => {
     expect((await signIn(space, offline)).refresh_token).toEqual(expect.any(String));
   });
 
+  test('a list in autoApprove approves its members in turn, one per authorization request', async () => {
+    await start({ autoApprove: ['john.doe', 'jane.roe'] });
+    const usernames = [];
+    for (let i = 0; i < 3; i += 1) {
+      const { access_token: token } = await signIn(space);
+      usernames.push((await profileStatus(token)).body.username);
+    }
+    expect(usernames).toEqual(['john.doe', 'jane.roe', 'john.doe']);
+    space.setAutoApprove(['jane.roe']);
+    expect((await profileStatus((await signIn(space)).access_token)).body.username).toBe('jane.roe');
+  });
+
   test('refreshTokenOnEveryExchange issues one on every offline exchange', async () => {
     await start({ refreshTokenOnEveryExchange: true });
     const first = await signIn(space, offline);

@@ -158,7 +158,7 @@ export function handleAuthorize(state: EmulatorState, req: EmulatorRequest): Rep
   if (req.query === null) return errorPage(400, 'invalid_request', 'The query string is malformed.');
   const result = validateAuthorization(state, req.query, req);
   if (!result.ok) return result.reply;
-  if (state.autoApprove) return approve(state, result.request, state.autoApprove);
+  if (state.autoApprove) return approve(state, result.request, state.autoApprove[state.approvals++ % state.autoApprove.length]!);
 
   const hidden: Record<string, string> = {};
   for (const name of AUTH_PARAMS) {

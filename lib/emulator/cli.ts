@@ -45,7 +45,7 @@ export function banner(emulator: SpaceEmulator, options: SpaceEmulatorOptions): 
     `  users:          ${users}`,
     `  organization:   ${options.organization?.name ?? DEFAULT_ORGANIZATION.name}`,
     `  teams:          ${emulator.teams.map((t) => t.name).join(', ') || 'none'}`,
-    `  auto-approve:   ${options.autoApprove ?? 'off (sign-in page)'}`,
+    `  auto-approve:   ${[options.autoApprove ?? 'off (sign-in page)'].flat().join(', ')}`,
     '',
     'For your .env:',
     `SPACE_URL=${emulator.url}`,

@@ -22,8 +22,10 @@ export interface EmulatorState {
   readonly url: string;
   /** Emulator clock in milliseconds: wall clock plus the offset set by `setClockOffset`. */
   now(): number;
-  /** User approved without a page, or null to show the sign-in page. */
-  autoApprove: SpaceEmulatorUser | null;
+  /** Users approved without a page (in turn), or null to show the sign-in page. */
+  autoApprove: readonly SpaceEmulatorUser[] | null;
+  /** How many authorization requests were approved without a page: picks the next user in turn. */
+  approvals: number;
 }
 
 /** A request as the handlers see it: body read (within the size cap) and parameters parsed. */

@@ -68,8 +68,11 @@ export interface SpaceEmulatorOptions {
    * exchange for a user+client (docs/space-api.md#authorization-endpoint, #token-response). True: on every offline exchange.
    */
   refreshTokenOnEveryExchange?: boolean;
-  /** User id or username approved without a page, for non-browser tests; default null. */
-  autoApprove?: string | null;
+  /**
+   * User id or username approved without a page, for non-browser tests; default null. A list
+   * approves its users in turn, one per authorization request (load tests with many members).
+   */
+  autoApprove?: string | readonly string[] | null;
   /** The "Require PKCE" application setting; default false. */
   requirePKCE?: boolean;
   /** Accept `client_id`/`client_secret` in the body without Basic; default false ([unconfirmed], docs/space-api.md#client-authentication). */
@@ -135,7 +138,7 @@ export interface ResolvedOptions {
   codeTTL: number;
   rotateRefreshTokens: boolean;
   refreshTokenOnEveryExchange: boolean;
-  autoApprove: SpaceEmulatorUser | null;
+  autoApprove: readonly SpaceEmulatorUser[] | null;
   requirePKCE: boolean;
   acceptClientSecretPost: boolean;
   includeTokenType: boolean;
@@ -211,13 +214,16 @@ export function findUser(users: readonly SpaceEmulatorUser[], idOrUsername: stri
   return users.find((u) => u.id === idOrUsername) ?? users.find((u) => u.username === idOrUsername);
 }
 
-/** Resolves `autoApprove`-style input to a user; throws a TypeError for unknown names. */
-export function resolveUser(users: readonly SpaceEmulatorUser[], value: unknown, option: string): SpaceEmulatorUser | null {
+/** Resolves `autoApprove`-style input to the users approved in turn; throws a TypeError for unknown names. */
+export function resolveUser(users: readonly SpaceEmulatorUser[], value: unknown, option: string): readonly SpaceEmulatorUser[] | null {
   if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') fail(option, 'a user id, a username or null');
-  const user = findUser(users, value);
-  if (!user) fail(option, `the id or username of a known user (got "${value}")`);
-  return user;
+  const names: unknown[] = Array.isArray(value) ? value : [value];
+  if (names.length === 0 || names.some((n) => typeof n !== 'string')) fail(option, 'a user id, a username, a non-empty list of them, or null');
+  return names.map((name) => {
+    const user = findUser(users, name as string);
+    if (!user) fail(option, `the id or username of a known user (got "${String(name).slice(0, 60)}")`);
+    return user;
+  });
 }
 
 /** Applies defaults and checks every option once; a bad option throws a TypeError naming it. */

@@ -30,8 +30,8 @@ export interface SpaceEmulator extends SpaceEmulatorDoors {
   readonly port: number;
   /** Closes the server and destroys open sockets (hung requests included), so test runners can exit. */
   close(): Promise<void>;
-  /** User id or username that `/oauth/auth` approves without a page; null shows the sign-in page. */
-  setAutoApprove(user: string | null): void;
+  /** User id or username (or a list, approved in turn) that `/oauth/auth` approves without a page; null shows the sign-in page. */
+  setAutoApprove(user: string | readonly string[] | null): void;
   /** Adds a fault after the existing ones (faults are matched in order). */
   inject(fault: SpaceEmulatorFault): void;
   clearFaults(): void;
@@ -108,6 +108,7 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
     },
     now,
     autoApprove: resolved.autoApprove,
+    approvals: 0,
   };
 
   const server: Server = resolved.tls ? createHttpsServer({ key: resolved.tls.key, cert: resolved.tls.cert }) : createHttpServer();
@@ -187,6 +188,7 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
     },
     setAutoApprove(user) {
       state.autoApprove = resolveUser(state.users, user, 'setAutoApprove');
+      state.approvals = 0;
     },
     inject: (fault) => faults.inject(fault),
     clearFaults: () => faults.clear(),

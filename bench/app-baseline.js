@@ -17,7 +17,7 @@ passport.serializeUser((user, done) => done(null, user));
 passport.deserializeUser((user, done) => done(null, user));
 
 // What the emulator's profiles/me answers for john.doe with the library's $fields, and the
-// Passport profile made of it.
+// Passport profile made of it (the bench's members are all shaped like john.doe, see emulator.js).
 const json = {
   id: '2asfen24Jx6u', username: 'john.doe', name: { firstName: 'John', lastName: 'Doe' },
   emails: [{ email: 'john.doe@example.com', verified: true }],

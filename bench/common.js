@@ -86,7 +86,24 @@ async function runApp(app, redis, extra = {}) {
   server.keepAliveTimeout = 60_000;
   await ready(redis);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  let profiler;
   serve({
+    // BENCH_PROF: a CPU profile of exactly one measured phase (node:inspector), written to `file`.
+    profile: async ({ start, file }) => {
+      const post = (method, params) => new Promise((resolve, reject) => profiler.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+      if (start) {
+        const inspector = require('node:inspector');
+        profiler ??= new inspector.Session();
+        try { profiler.connect(); } catch { /* already connected */ }
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 200 });
+        await post('Profiler.start');
+        return true;
+      }
+      const { profile } = await post('Profiler.stop');
+      require('node:fs').writeFileSync(file, JSON.stringify(profile));
+      return true;
+    },
     stats: ({ gc }) => {
       if (gc) {
         // Twice: the first pass can leave objects that only die once finalizers ran.

@@ -22,12 +22,26 @@ http.createServer = function benchCreateServer(...args) {
 const { startSpaceEmulator } = require('passport-jetbrains-space/emulator');
 
 const SHORT_TTL = Number(process.env.BENCH_SHORT_TTL || 8);
+const MEMBERS = Number(process.env.BENCH_MEMBERS || 1000);
 
 async function main() {
+  // Sign-ins of many different members, approved in turn, as an app meets them: one member
+  // signing in 20,000 times would pass the library's 50-sessions-per-user cap on every sign-in
+  // (each one signing out that member's oldest session), which no real app sees. Each member is
+  // shaped like john.doe (same field lengths), so sessions weigh what the baseline's does.
+  const users = Array.from({ length: MEMBERS }, (_, i) => {
+    const n = String(i).padStart(7, '0');
+    return {
+      id: `u${n}abcd`, username: `j${n}`, firstName: 'John', lastName: 'Doe',
+      emails: [{ email: `j${n}@example.com`, verified: true }],
+      avatar: `a${n}bcdef`, smallAvatar: `s${n}bcdef`, profilePicture: `p${n}bcde`,
+    };
+  });
   const common = {
     port: 0,
     clients: [{ ...CLIENT, redirectURIs: ['*'] }],
-    autoApprove: 'john.doe',
+    users,
+    autoApprove: users.map((u) => u.username),
     // Every sign-in gets a refresh token (Space gives one only on a user's first offline exchange).
     refreshTokenOnEveryExchange: true,
     // Count every token request between resets (the default keeps only the last 1,000, which

@@ -18,7 +18,9 @@ const { REDIS_URL, client } = require('./common');
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 // BENCH_ONLY=requests: the fresh-token GET and sign-in rounds only (to iterate on CPU figures).
-const requestsOnly = process.env.BENCH_ONLY === 'requests';
+const requestsOnly = process.env.BENCH_ONLY === 'requests' || process.env.BENCH_ONLY === 'signin';
+// BENCH_ONLY=signin: the sign-in rounds only (the fresh-token GET rounds are skipped), to profile sign-ins.
+const signInOnly = process.env.BENCH_ONLY === 'signin';
 const num = (name, fallback) => (process.env[name] !== undefined ? Number(process.env[name]) : fallback);
 const CFG = {
   mode: quick ? 'quick' : 'full',
@@ -59,10 +61,19 @@ function start(file, env = {}, execArgv = []) {
   });
 }
 
+/**
+ * BENCH_PROF=<dir>: a CPU profile of each measured phase (fresh GETs, sign-in starts, sign-in
+ * callbacks) of every round, for the apps named in BENCH_PROF_APPS (comma-separated kinds,
+ * default "library"): `<dir>/<app>-<phase>-<round>.cpuprofile`. Profiling costs CPU: figures of
+ * a profiled run are not comparable with others.
+ */
+function profiled(kind) {
+  return !!process.env.BENCH_PROF && (process.env.BENCH_PROF_APPS || 'library').split(',').includes(kind);
+}
+let profileRound = 0;
+
 async function startApp(kind, spaceURL) {
-  // BENCH_PROF=<dir>: CPU profiles of the library app (written when it exits), for --cpu-prof.
-  const prof = process.env.BENCH_PROF && kind === 'library' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : [];
-  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL }, ['--expose-gc', ...prof]);
+  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL }, ['--expose-gc']);
   app.kind = kind;
   app.base = `http://127.0.0.1:${app.info.port}`;
   return app;
@@ -73,8 +84,7 @@ function stop(proc) {
   return new Promise((resolve) => {
     proc.child.once('exit', resolve);
     // A profiled process must exit on its own to write its profile (it exits on disconnect).
-    if (process.env.BENCH_PROF && proc.kind === 'library') proc.child.disconnect();
-    else proc.child.kill('SIGTERM');
+    proc.child.kill('SIGTERM');
   });
 }
 
@@ -91,10 +101,13 @@ const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11,
 const NAMES = { baseline: '(a) baseline', handwritten: '(b) hand-written', library: '(c) this library' };
 
 /** CPU time (µs) an app spent, and requests it served, while `fn` ran. */
-async function measured(app, fn) {
+async function measured(app, fn, phase) {
   // A full GC first, so no round inherits another's garbage to collect.
   const before = await app.call('stats', { gc: true });
+  const prof = phase && profiled(app.kind);
+  if (prof) await app.call('profile', { start: true });
   const result = await fn();
+  if (prof) await app.call('profile', { file: path.join(process.env.BENCH_PROF, `${app.kind}-${phase}-${profileRound++}.cpuprofile`) });
   const after = await app.call('stats', {});
   return {
     result,
@@ -128,15 +141,15 @@ async function main() {
     const check = await L('get', { base: apps[kind].base, cookies: [cookie[kind]], concurrency: 1, count: 1 });
     if (check.ok !== 1) throw new Error(`${kind} /me answered ${JSON.stringify(check.statuses)}`);
     // Warm-up: JIT, connection pools.
-    await L('get', { base: apps[kind].base, cookies: [cookie[kind]], concurrency: CFG.concurrency, count: 2000 });
+    if (!signInOnly) await L('get', { base: apps[kind].base, cookies: [cookie[kind]], concurrency: CFG.concurrency, count: 2000 });
   }
   log('fresh-token GET rounds');
   const fresh = { baseline: [], handwritten: [], library: [] };
-  for (let r = 0; r < CFG.rounds; r++) {
+  for (let r = 0; r < (signInOnly ? 1 : CFG.rounds); r++) {
     for (const kind of Object.keys(apps)) {
       const m = await measured(apps[kind], () => L('get', {
         base: apps[kind].base, cookies: [cookie[kind]], concurrency: CFG.concurrency, count: CFG.freshCount, maxMs: CFG.freshMaxMs,
-      }));
+      }), 'fresh');
       if (m.result.ok !== m.result.count) throw new Error(`${kind}: ${JSON.stringify(m.result.statuses)} ${m.result.firstError || ''}`);
       fresh[kind].push({ cpuPerReq: m.cpuMicros / m.served, rps: m.result.rps, p99: m.result.p99, redisPerReq: m.redisCommands / m.served });
     }
@@ -160,9 +173,9 @@ async function main() {
   for (let r = 0; r < CFG.rounds; r++) {
     for (const kind of Object.keys(signIns)) {
       // Measured in two halves, so the callback's own cost (code exchange + profile) stands alone.
-      const begin = await measured(apps[kind], () => L('signInStart', { base: apps[kind].base, count: CFG.signInCount, concurrency: CFG.signInConcurrency }));
+      const begin = await measured(apps[kind], () => L('signInStart', { base: apps[kind].base, count: CFG.signInCount, concurrency: CFG.signInConcurrency }), 'start');
       if (begin.result.ok !== begin.result.count) throw new Error(`${kind} sign-in: ${JSON.stringify(begin.result.failure)}`);
-      const m = await measured(apps[kind], () => L('signInFinish', { id: begin.result.id, concurrency: CFG.signInConcurrency }));
+      const m = await measured(apps[kind], () => L('signInFinish', { id: begin.result.id, concurrency: CFG.signInConcurrency }), 'callback');
       if (m.result.ok !== m.result.count) throw new Error(`${kind} sign-in: ${JSON.stringify(m.result.failure)}`);
       signIns[kind].push({
         cpuMsPerSignIn: m.cpuMicros / 1000 / m.result.ok,

@@ -6,3 +6,15 @@
 export function trimOldest<K, V>(map: Map<K, V>, max: number): void {
   while (map.size > max) map.delete(map.keys().next().value as K);
 }
+
+/**
+ * Drops the first entries of an insertion-ordered Map while `stale` says so: for caches whose
+ * entries are (re)inserted in time order, so what has expired is at the front. Keeps a cache
+ * the size of what is live, not of everything it ever met.
+ */
+export function dropWhileFirst<K, V>(map: Map<K, V>, stale: (value: V) => boolean): void {
+  for (const [key, value] of map) {
+    if (!stale(value)) return;
+    map.delete(key);
+  }
+}

@@ -1,5 +1,5 @@
 import type { SharedClock } from './clock';
-import { trimOldest } from './bounded';
+import { dropWhileFirst, trimOldest } from './bounded';
 import type { SpaceTokenEvent } from './events';
 import { SpaceTokenError, isSpaceError } from './errors';
 import { fingerprint, type Keys } from './keys';
@@ -13,12 +13,7 @@ export type Outcome =
   | { kind: 'ended'; reason: string }
   | { kind: 'unavailable'; retryAfter: number; reason: string };
 
-export interface RenewalSettings {
-  skew: number;
-  lockTTL: number;
-  retryDelay: number;
-  maxRetryAfter: number;
-}
+export interface RenewalSettings { skew: number; lockTTL: number; retryDelay: number; maxRetryAfter: number }
 
 /** What the engine needs from Space: a refresh, and a revocation for tokens nobody may keep. */
 export interface Refresher {
@@ -28,7 +23,8 @@ export interface Refresher {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 const MAX_TRACKED = 50_000;
-
+/** News of a sign-in is kept 1 min, twice the longest a check is trusted (runtime.ts): then Redis is asked anyway. */
+const NEWS_KEPT = 60_000;
 
 /**
  * The renewal engine, with no Express in it: renews each sign-in's tokens at most once at a
@@ -53,8 +49,8 @@ export class RenewalEngine {
   private readonly waiters = new Map<string, Set<() => void>>();
   private flushTimer: NodeJS.Timeout | undefined;
   private subscribed: Promise<boolean> | undefined;
-  /** What this process knows of sign-ins from announcements: ended, or renewed to a version. */
-  readonly news = new Map<string, { ended: boolean; version: number }>();
+  /** What this process heard of sign-ins in the last NEWS_KEPT ms: ended, or renewed to a version. */
+  readonly news = new Map<string, { ended: boolean; version: number; at: number }>();
 
   constructor(
     private readonly records: RecordStore,
@@ -79,12 +75,14 @@ export class RenewalEngine {
 
   private hear(message: string): void {
     const [kind, grant, version] = message.split(' ');
-    if (!grant) return;
-    if (kind === 'e') this.news.set(grant, { ended: true, version: Number.MAX_SAFE_INTEGER });
-    else if (kind === 'r') {
-      const known = this.news.get(grant);
-      if (!known || known.version < Number(version)) this.news.set(grant, { ended: false, version: Number(version) });
-    } else return;
+    if (!grant || (kind !== 'e' && kind !== 'r')) return;
+    const at = Date.now();
+    const known = this.news.get(grant);
+    if (kind === 'e' || !known || known.version < Number(version)) {
+      this.news.delete(grant); // moved to the end: the oldest news is first, and goes first
+      this.news.set(grant, kind === 'e' ? { ended: true, version: Number.MAX_SAFE_INTEGER, at } : { ended: false, version: Number(version), at });
+    }
+    dropWhileFirst(this.news, (n) => at - n.at > NEWS_KEPT);
     trimOldest(this.news, MAX_TRACKED);
     for (const wake of this.waiters.get(grant) ?? []) wake();
   }

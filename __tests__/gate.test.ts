@@ -8,7 +8,7 @@ import request from 'supertest';
 import type Redis from 'ioredis';
 import { SpaceStrategy, spaceErrorHandler, spaceSignOut, spaceTokenRefresh } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
-import { connectRedis, deleteKeys, keysUnder, keyText, uniquePrefix } from './helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, keyText, sessionTokens, uniquePrefix } from './helpers/redis';
 
 const CLIENT = { clientID: 'gate-client', clientSecret: 'gate-secret' };
 
@@ -259,7 +259,7 @@ describe('sign-out', () => {
     const agent = await signedIn();
     const sessionKeys = await keysUnder(redis, `${prefix}sess:`);
     expect(sessionKeys).toHaveLength(1);
-    const stored = JSON.parse((await redis.get(sessionKeys[0]!))!).space.tokens;
+    const stored = (await sessionTokens(redis, sessionKeys[0]!))!;
 
     const res = await agent.post('/auth/signout').type('form').send({}).set(html).expect(302);
     expect(res.headers.location).toBe('/');

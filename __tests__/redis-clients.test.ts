@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { kvFor, type KV } from '../lib/redis';
 import { memoryKV } from '../lib/redis/memory';
-import { ADD_PENDING, DRAIN_PENDING, RELEASE_LOCK, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD } from '../lib/redis/scripts';
+import { ADD_PENDING, DRAIN_PENDING, EXTEND_SIGN_IN, RELEASE_LOCK, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from '../lib/redis/scripts';
 import { redisKind } from '../lib/redis/clients';
 import { deleteKeys, REDIS_URL, uniquePrefix } from './helpers/redis';
 
@@ -65,6 +65,15 @@ async function scenario(kv: KV, p: string): Promise<unknown[]> {
   out.push(await kv.run(RELEASE_LOCK, [lock], ['theirs']));
   out.push(await kv.run(RELEASE_LOCK, [lock], ['mine']));
   out.push(await kv.run(WRITE_AND_RELEASE, [`${p}{app:x}:token`, `${p}{app:x}:lock`], ['t', 60_000, 'none']));
+  // A sign-in's first record and owner, then a session in use extending both (the owner comes back).
+  const owner = `${p}{g}:owner`;
+  out.push(await kv.run(EXTEND_SIGN_IN, [record, owner], [120_000]));
+  out.push(await kv.run(WRITE_SIGN_IN, [record, owner], [JSON.stringify({ version: 1 }), 60_000, 'user-hash']));
+  out.push(await kv.get(owner));
+  out.push(await kv.run(EXTEND_SIGN_IN, [record, owner], [120_000]));
+  out.push(await kv.run(WRITE_SIGN_IN, [`${p}{h}:tokens`, `${p}{h}:owner`], ['{}', 60_000, '']));
+  out.push(await kv.get(`${p}{h}:owner`));
+  out.push(await kv.run(EXTEND_SIGN_IN, [`${p}{h}:tokens`, `${p}{h}:owner`], [120_000]));
   out.push(await kv.get(`${p}{app:x}:token`));
   await kv.del(`${p}{app:x}:token`);
   out.push(await kv.get(`${p}{app:x}:token`));

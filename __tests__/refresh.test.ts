@@ -2,7 +2,7 @@ import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { SpaceStrategy, spaceTokenRefresh, type SpaceTokenEvent } from 'passport-jetbrains-space';
 import { fingerprint, signIn, startTestApp, type TestApp } from './helpers/app';
-import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from './helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, sessionTokens as tokensOf, uniquePrefix } from './helpers/redis';
 
 const CLIENT = { clientID: 'refresh-client', clientSecret: 'refresh-secret-canary-0c2e' };
 // Two-second tokens: with the skew capped at half the lifetime they are renewed after one second.
@@ -51,10 +51,7 @@ async function signedInAgent() {
   return { agent, key, cookie };
 }
 
-async function sessionTokens(key: string): Promise<Record<string, any> | undefined> {
-  const raw = await redis.get(key);
-  return raw ? JSON.parse(raw).space?.tokens : undefined;
-}
+const sessionTokens = (key: string) => tokensOf(redis, key);
 
 describe('spaceTokenRefresh', () => {
   test('passes signed-out requests through untouched', async () => {
@@ -144,8 +141,10 @@ describe('spaceTokenRefresh', () => {
     const renewed = await sessionTokens(key);
     release();
     expect((await slow).status).toBe(200);
-    // The slow request wrote its stale copy back over the session.
-    expect((await sessionTokens(key))!.version).toBe(1);
+    // The slow request wrote its stale copy back over the session (it names version 1; the
+    // sign-in's record, where the tokens are, stays at version 2).
+    expect(JSON.parse((await redis.get(key))!).space.tokens.version).toBe(1);
+    expect((await sessionTokens(key))!.version).toBe(2);
 
     await untilStale();
     const res = await agent.get('/api/token').expect(200);

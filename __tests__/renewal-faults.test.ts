@@ -180,7 +180,9 @@ describe('4. the write\'s answer counts', () => {
     const grant = a.grant;
     space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, delayMs: 600 });
     const pending = a.get('/api/token').then((r) => r); // supertest starts on then()
-    await sleep(250);
+    // The token request has reached Space (which answers 600 ms later): now the record changes.
+    for (let i = 0; i < 100 && refreshRequests() === 0; i++) await sleep(10);
+    expect(refreshRequests()).toBe(1);
     await redis.set(`${prefixes.at(-1)}space:{${grant}}:tokens`, planted(grant, 7), 'PX', 60_000);
     const answer = await pending;
     expect(answer.status).toBe(200);
@@ -198,7 +200,9 @@ describe('4. the write\'s answer counts', () => {
     const grant = a.grant;
     space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, delayMs: 600 });
     const pending = a.get('/api/token').then((r) => r); // supertest starts on then()
-    await sleep(250);
+    // The token request has reached Space (which answers 600 ms later): now the record changes.
+    for (let i = 0; i < 100 && refreshRequests() === 0; i++) await sleep(10);
+    expect(refreshRequests()).toBe(1);
     await redis.set(`${prefixes.at(-1)}space:{${grant}}:tokens`, JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER }), 'PX', 60_000);
     const answer = await pending;
     expect(answer.status).toBe(401);

@@ -44,7 +44,7 @@ async function sessionWrites(from: number): Promise<string[][]> {
   return commands.slice(from).filter((c) => c[0]!.toLowerCase() === 'set' && c[1]!.startsWith(`${prefix}sess:`));
 }
 
-test('the sign-in callback stores the new session once, with the tokens in it', async () => {
+test('the sign-in callback stores the new session once, naming its sign-in, and the record with the tokens before it answers', async () => {
   app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix });
   const agent = app.agent();
   const start = await agent.get('/auth/space');
@@ -56,7 +56,11 @@ test('the sign-in callback stores the new session once, with the tokens in it', 
   expect(callback.status).toBe(302);
   const writes = await sessionWrites(before);
   expect(writes).toHaveLength(1);
-  expect(JSON.parse(writes[0]![2]!).space.tokens.accessToken).toEqual(expect.any(String));
+  const ref = JSON.parse(writes[0]![2]!).space.tokens;
+  expect(ref).toEqual({ grant: expect.any(String), version: 1, expiresAt: expect.any(Number), issuedAt: expect.any(Number) });
+  // Before the answer: the browser may ask with its new cookie at once, on any app process.
+  const record = JSON.parse((await redis.get(`${prefix}space:{${ref.grant}}:tokens`))!);
+  expect(record.accessToken).toEqual(expect.any(String));
   expect((await agent.get('/me')).status).toBe(200);
 });
 
@@ -79,6 +83,6 @@ test('a session changed after the login is still written at the end of the reque
   const key = app.sessionKeyFromCookie(callback.headers['set-cookie']);
   const stored = JSON.parse((await redis.get(key!))!);
   expect(stored.welcomed).toBe(true);
-  expect(stored.space.tokens.accessToken).toEqual(expect.any(String));
+  expect(stored.space.tokens.grant).toEqual(expect.any(String));
   expect((await agent.get('/me')).status).toBe(200);
 });

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn, startTestApp, type TestApp } from './helpers/app';
-import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from './helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, sessionTokens, uniquePrefix } from './helpers/redis';
 
 const CLIENT = { clientID: 'signin-client', clientSecret: 'signin-secret-canary-7f3a' };
 
@@ -61,7 +61,7 @@ describe('sign in with Space, end to end', () => {
     expect(p.has('client_secret')).toBe(false);
   });
 
-  test('signs the user in, keeps the tokens in the Redis session and only the session id in the cookie', async () => {
+  test('signs the user in, keeps the tokens in Redis (the session names the sign-in) and only the session id in the cookie', async () => {
     const agent = app.agent();
     const { callback } = await signIn(agent);
     expect(callback.status).toBe(302);
@@ -73,7 +73,10 @@ describe('sign in with Space, end to end', () => {
     const key = app.sessionKeyFromCookie(setCookie);
     expect(key).toBeDefined();
     const stored = await sessionValue(key!);
-    const tokens = stored.space.tokens;
+    // The session holds which sign-in it is, no token: the tokens are in the sign-in's record.
+    expect(Object.keys(stored.space.tokens).sort()).toEqual(['expiresAt', 'grant', 'issuedAt', 'version']);
+    const tokens = (await sessionTokens(redis, key!))!;
+    expect(tokens.grant).toBe(stored.space.tokens.grant);
     expect(tokens.accessToken).toEqual(expect.any(String));
     expect(tokens.refreshToken).toEqual(expect.any(String));
     expect(tokens.tokenType).toBe('Bearer');
@@ -132,14 +135,14 @@ describe('sign in with Space, end to end', () => {
     expect(signedInKey).toBeDefined();
     expect(signedInKey).not.toBe(anonymousKey);
     expect(await redis.exists(anonymousKey!)).toBe(0);
-    expect((await sessionValue(signedInKey!)).space.tokens.accessToken).toEqual(expect.any(String));
+    expect((await sessionTokens(redis, signedInKey!))!.accessToken).toEqual(expect.any(String));
   });
 
   test('signing out removes the tokens from Redis', async () => {
     const agent = app.agent();
     const { callback } = await signIn(agent);
     const key = app.sessionKeyFromCookie(callback.headers['set-cookie'] as unknown as string[])!;
-    const { accessToken, refreshToken } = (await sessionValue(key)).space.tokens;
+    const { accessToken, refreshToken } = (await sessionTokens(redis, key))!;
 
     await agent.post('/logout').expect(204);
     expect(await redis.exists(key)).toBe(0);

@@ -13,11 +13,15 @@ import type { SpaceTokenSet } from './token-set';
  */
 export interface SpaceSessionData {
   /**
-   * The signed-in user's tokens, plus bookkeeping of the renewal (grant id, version); with
-   * `encryptionKeys`, the tokens are sealed (`{ sealed, grant, version, expiresAt, issuedAt }`).
-   * Pending sign-ins are not in the session: they are stored in Redis before the redirect.
+   * Which sign-in this session is: its grant id (a random id, the key of the sign-in's record
+   * in Redis, where the tokens are), the version of the tokens it last used, and when they expire
+   * and were issued. No token is in the session. Sessions written by 0.1 held the tokens
+   * themselves (sealed with `encryptionKeys`); those are still read, and become references at
+   * their next renewal. Pending sign-ins are not in the session either: they are stored in
+   * Redis before the redirect.
    */
-  tokens?: (SpaceTokenSet & { issuedAt: number; grant: string; version: number })
+  tokens?: { grant: string; version: number; expiresAt: number; issuedAt: number }
+    | (SpaceTokenSet & { issuedAt: number; grant: string; version: number })
     | { sealed: string; grant: string; version: number; expiresAt: number; issuedAt: number };
 }
 

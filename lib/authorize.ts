@@ -98,8 +98,8 @@ type Who = { kind: 'session'; tag: string } | { kind: 'bearer'; tag: string; tok
 
 function whoIs(req: Request, strategy: SpaceStrategy): Who {
   const user = (req as { user?: { principal?: unknown } }).user;
-  const stored = strategy.runtime.session.read(sessionOf(req));
-  if (stored && req.spaceTokens) return { kind: 'session', tag: stored.grant };
+  const stored = strategy.runtime.session.grantOf(sessionOf(req));
+  if (stored && req.spaceTokens) return { kind: 'session', tag: stored };
   if (user && user.principal === 'application') return { kind: 'application' };
   const token = /^Bearer\s+([^\s]+)$/i.exec(req.get('authorization') ?? '')?.[1];
   if (user && user.principal === 'user' && token) return { kind: 'bearer', tag: `b:${fingerprint(token, 32)}`, token };

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys';
 import type { KV } from './redis';
-import { CLEAR_STRAY_LOCK, RELEASE_LOCK, WRITE_RECORD } from './redis/scripts';
+import { CLEAR_STRAY_LOCK, RELEASE_LOCK, WRITE_RECORD, WRITE_SIGN_IN } from './redis/scripts';
 import { isSealed, seal, unseal } from './seal';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from './validate';
@@ -52,14 +52,22 @@ export class RecordStore {
     return isStoredTokenSet(value) && value.grant === grant ? value : undefined;
   }
 
+  private encode(record: SignInRecord, grant: string): string {
+    if (isEnded(record)) return JSON.stringify({ ended: true, version: ENDED_VERSION });
+    if (this.encryption.length) return JSON.stringify({ version: record.version, sealed: seal(this.encryption, JSON.stringify(record), this.place(grant)) });
+    return JSON.stringify(record);
+  }
+
   /** Writes a newer record and releases the lock if given; false when Redis kept a newer one (or an end mark). */
   async write(record: SignInRecord, grant: string, ttl: number, lockToken = ''): Promise<boolean> {
-    let value: string;
-    if (isEnded(record)) value = JSON.stringify({ ended: true, version: ENDED_VERSION });
-    else if (this.encryption.length) value = JSON.stringify({ version: record.version, sealed: seal(this.encryption, JSON.stringify(record), this.place(grant)) });
-    else value = JSON.stringify(record);
-    const written = await this.kv.run(WRITE_RECORD, [this.keys.record(grant), this.keys.lock(grant)], [value, record.version, Math.max(1000, Math.round(ttl)), lockToken]);
+    const written = await this.kv.run(WRITE_RECORD, [this.keys.record(grant), this.keys.lock(grant)], [this.encode(record, grant), record.version, Math.max(1000, Math.round(ttl)), lockToken]);
     return Number(written) === 1;
+  }
+
+  /** A new sign-in's first record, and whose it is (`owner`, '' for nobody), in one step. */
+  async writeFirst(record: StoredTokenSet, ttl: number, owner: string): Promise<void> {
+    const grant = record.grant;
+    await this.kv.run(WRITE_SIGN_IN, [this.keys.record(grant), this.keys.owner(grant)], [this.encode(record, grant), Math.max(1000, Math.round(ttl)), owner]);
   }
 
   /** Marks the sign-in as ended for `ttl` ms: no copy of its tokens is used or renewed again. */

@@ -67,9 +67,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   const strategy = bindShared(OWNER, rest);
 
   const apply = (req: Request, tokens: StoredTokenSet): void => {
-    const session = sessionOf(req)!;
-    const inSession = strategy.runtime.session.read(session);
-    if (!inSession || inSession.version < tokens.version || inSession.grant !== tokens.grant) strategy.runtime.session.write(session, tokens);
+    // Points the session at the newest version (unchanged when it already does: no save).
+    strategy.runtime.session.write(sessionOf(req)!, tokens);
     req.spaceTokens = strategy.runtime.view(tokens);
   };
 
@@ -105,18 +104,48 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     return { kind: 'next' };
   };
 
-  return function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const onRedisDown = (req: Request, res: Response, next: NextFunction, current: StoredTokenSet | undefined, err: unknown): void => {
+    const runtime = strategy.runtime;
+    if (!isRedisOutage(err)) return next(err);
+    runtime.emit({ event: 'redis.unavailable', message: err instanceof Error ? err.message : String(err) });
+    // Redis away but the token still valid: go on with it, as when Space is away.
+    if (current && current.expiresAt > runtime.clock.now()) {
+      req.spaceTokens = runtime.view(current);
+      return next();
+    }
+    answerUnavailable(req, res, 'store');
+  };
+
+  const middleware = function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
     bindRequest(req, strategy);
     guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, strategy.runtime.emit);
     const runtime = strategy.runtime;
     const session = sessionOf(req);
     const current = runtime.session.read(session);
     if (!current) {
+      if (runtime.session.grantOf(session) !== undefined && !runtime.session.hasUnreadable(session)) {
+        // A sign-in whose tokens this process has not seen yet (another process signed it in,
+        // or this one restarted): one read of its record.
+        runtime.session.load(session).then((tokens) => {
+          if (tokens) return withTokens(req, res, next, tokens);
+          // Ended (signed out elsewhere) or gone: signed out, as when a check finds it ended.
+          return endSignIn(strategy, req, { revoke: false, mark: false, reason: 'ended_elsewhere' }).then(() => {
+            if (req.method === 'POST' && requestPath(req) === runtime.settings.signOutPath) return next();
+            answerSignedOut(req, res, runtime.settings.signInPath);
+          });
+        }).catch((err: unknown) => onRedisDown(req, res, next, undefined, err));
+        return;
+      }
       // Tokens that no key opens any more (a retired encryption key) or damaged: signed out, cleanly.
       if (!runtime.session.hasUnreadable(session)) return next();
       endSignIn(strategy, req, { revoke: false, mark: false, reason: 'unreadable' }).then(() => next(), next);
       return;
     }
+    withTokens(req, res, next, current);
+  };
+
+  const withTokens = (req: Request, res: Response, next: NextFunction, current: StoredTokenSet): void => {
+    const runtime = strategy.runtime;
     // Signing out must work while Space is away: never renew for the sign-out route.
     if (req.method === 'POST' && requestPath(req) === runtime.settings.signOutPath) {
       req.spaceTokens = runtime.view(current);
@@ -132,17 +161,9 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
       if (answer.kind === 'next') return touchSession(strategy, req, current), next();
       if (answer.kind === 'ended') return answerSignedOut(req, res, runtime.settings.signInPath);
       answerUnavailable(req, res, answer.what, answer.retryAfter);
-    }).catch((err: unknown) => {
-      if (!isRedisOutage(err)) return next(err);
-      runtime.emit({ event: 'redis.unavailable', message: err instanceof Error ? err.message : String(err) });
-      // Redis away but the token still valid: go on with it, as when Space is away.
-      if (current.expiresAt > runtime.clock.now()) {
-        req.spaceTokens = runtime.view(current);
-        return next();
-      }
-      answerUnavailable(req, res, 'store');
-    });
+    }).catch((err: unknown) => onRedisDown(req, res, next, current, err));
   };
+  return middleware;
 }
 
 /**
@@ -151,7 +172,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
  */
 export async function renewNow(strategy: SpaceStrategy, req: Request): Promise<SpaceTokenSet> {
   const runtime = strategy.runtime;
-  const current = runtime.session.read(sessionOf(req));
+  const current = await runtime.session.load(sessionOf(req));
   if (!current) throw new SpaceSessionEndedError('Not signed in with Space');
   const outcome = await runtime.engine.renew(current, true, runtime.recordTTL(req));
   if (outcome.kind === 'fresh') {

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { trimOldest } from './bounded';
+import { dropWhileFirst, trimOldest } from './bounded';
 import { SharedClock } from './clock';
 import { emitter, type SpaceTokenEvent } from './events';
 import { Keys } from './keys';
@@ -42,7 +42,10 @@ export class SpaceRuntime {
     this.emit = emitter(settings.onEvent);
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
     this.pending = new PendingStore(this.kv, this.keys, settings.encryptionKeys, { max: host.maxPendingSignIns, maxAge: host.stateMaxAge });
-    this.session = new SessionState(host.sessionKey, settings.encryptionKeys);
+    this.session = new SessionState(host.sessionKey, settings.encryptionKeys, async (grant) => {
+      const record = await this.records.read(grant);
+      return record && !isEnded(record) ? record : undefined;
+    });
     this.clock = new SharedClock(this.kv.shared ? () => this.kv.time() : undefined);
     void this.clock.start();
     this.engine = new RenewalEngine(this.records, this.kv, this.keys, host, settings, this.emit, this.clock);
@@ -72,15 +75,24 @@ export class SpaceRuntime {
     const record = await this.records.read(stored.grant);
     if (isEnded(record)) return { ended: true };
     const newest = record && record.version > stored.version ? record : stored;
-    this.checked.delete(stored.grant);
-    this.checked.set(stored.grant, { version: newest.version, until: now + (listening ? 30_000 : 1000) });
-    trimOldest(this.checked, 50_000);
+    if (newest !== stored) this.session.keep(newest);
+    this.note(stored.grant, newest.version, now + (listening ? 30_000 : 1000));
     return { ended: false, newest };
   }
 
   /** Records that this process has just seen (issued or renewed) this copy. */
   remember(tokens: StoredTokenSet, listening = false): void {
-    this.checked.set(tokens.grant, { version: tokens.version, until: Date.now() + (listening ? 30_000 : 1000) });
+    this.note(tokens.grant, tokens.version, Date.now() + (listening ? 30_000 : 1000));
+  }
+
+  private note(grant: string, version: number, until: number): void {
+    // Latest last, so what has expired is at the front and goes first: the map holds the
+    // sign-ins seen in the last 30 s, not every one this process ever met.
+    this.checked.delete(grant);
+    this.checked.set(grant, { version, until });
+    const now = Date.now();
+    dropWhileFirst(this.checked, (seen) => seen.until <= now);
+    trimOldest(this.checked, 50_000);
   }
 
   /** True when this process knows, without asking Redis, that this copy is alive and the newest. */
@@ -95,5 +107,6 @@ export class SpaceRuntime {
   async end(grant: string, req: Request): Promise<void> {
     await this.engine.end(grant, this.recordTTL(req));
     this.checked.delete(grant);
+    this.session.forget(grant);
   }
 }

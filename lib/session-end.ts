@@ -41,12 +41,14 @@ async function revokeAtSpace(strategy: SpaceStrategy, req: Request, tokens: Stor
 export async function endSignIn(strategy: SpaceStrategy, req: Request, options: EndOptions): Promise<void> {
   const runtime = strategy.runtime;
   const session = sessionOf(req);
-  const tokens = runtime.session.read(session);
+  const grant = runtime.session.grantOf(session);
+  // The tokens are only needed to revoke them; Redis away must not keep anyone signed in.
+  const tokens = grant && options.revoke ? await runtime.session.load(session).catch(() => undefined) : runtime.session.read(session);
   if (tokens && options.revoke) await revokeAtSpace(strategy, req, tokens, options.revokeTimeout ?? 3000);
-  if (tokens && options.mark) await runtime.end(tokens.grant, req);
+  if (grant && options.mark) await runtime.end(grant, req);
   runtime.session.clear(session);
   delete req.spaceTokens;
-  runtime.emit({ event: 'session.ended', reason: options.reason, ...(tokens ? { grant: fingerprint(tokens.grant, 12) } : {}) });
+  runtime.emit({ event: 'session.ended', reason: options.reason, ...(grant ? { grant: fingerprint(grant, 12) } : {}) });
   const logout = (req as unknown as { logout?: (cb: (err?: unknown) => void) => void }).logout;
   if (typeof logout === 'function' && (req as { user?: unknown }).user !== undefined) {
     await new Promise<void>((resolve, reject) => logout.call(req, (err) => (err ? reject(err) : resolve())));

@@ -1,19 +1,34 @@
 import type { Request } from 'express';
 import { trimOldest } from './bounded';
-import { isSealed, seal, unseal } from './seal';
+import { isSealed, unseal } from './seal';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from './validate';
 
 /**
  * The one module that reads and writes the library's part of the session,
  * `req.session[sessionKey]` (default `req.session.space`):
- * `{ tokens }` — the sign-in's tokens (sealed when encryption keys are set). Pending sign-ins
- * are not in the session (see pending.ts). With express-session and connect-redis the session
- * is a value in Redis: the cookie carries only the signed session id.
+ * `{ tokens: { grant, version, expiresAt, issuedAt } }` — which sign-in this session is, not its
+ * tokens. The tokens live in one place, the sign-in's record (`<prefix>{<grant>}:tokens`, sealed
+ * when encryption keys are set), and this process keeps the ones it used lately. So the session
+ * express-session parses, hashes and compares on every request stays as small as the user's,
+ * and a renewal changes the record, not a copy in every session. Sessions written by 0.1
+ * (the tokens themselves in the session, sealed or not) are still read. Pending sign-ins are not
+ * in the session (see pending.ts).
  */
 interface SpaceSessionData {
-  tokens?: StoredTokenSet | SealedTokens;
+  tokens?: TokenRef | StoredTokenSet | SealedTokens;
 }
+
+/** What the session holds of its sign-in: the grant (the record's key) and the version it last saw. */
+interface TokenRef {
+  grant: string;
+  version: number;
+  expiresAt: number;
+  issuedAt: number;
+}
+
+/** Tokens this process keeps per strategy (the ones of its active sessions); beyond it, a miss costs one Redis read. */
+export const TOKEN_CACHE_SIZE = 2000;
 
 /** Tokens sealed at rest; the bookkeeping fields stay readable so freshness needs no decryption. */
 interface SealedTokens {
@@ -39,8 +54,11 @@ const opened = new Map<string, StoredTokenSet>();
 
 export class SessionState {
   private readonly seen = new WeakMap<object, StoredTokenSet>();
+  /** The newest tokens this process saw of each sign-in, by grant: written, loaded or renewed. */
+  private readonly known = new Map<string, StoredTokenSet>();
 
-  constructor(private readonly key: string, private readonly encryption: readonly Buffer[]) {}
+  /** `load` reads a sign-in's record: its tokens, undefined when ended or gone. */
+  constructor(private readonly key: string, private readonly encryption: readonly Buffer[], private readonly loadRecord: (grant: string) => Promise<StoredTokenSet | undefined>) {}
 
   private place(grant: string): string {
     return `session:${this.key}:${grant}`;
@@ -51,10 +69,23 @@ export class SessionState {
     return isRecord(value) ? (value as SpaceSessionData) : undefined;
   }
 
-  /** The session's tokens, or undefined (none, damaged, or sealed with a key no longer listed). */
+  /** The grant of the session's sign-in, without reading tokens; undefined when it holds none. */
+  grantOf(session: Session | undefined): string | undefined {
+    const tokens = this.data(session)?.tokens;
+    return isRecord(tokens) && typeof tokens.grant === 'string' && tokens.grant !== '' ? tokens.grant : undefined;
+  }
+
+  /**
+   * The session's tokens when this process has them at hand (it saw them lately, or the session
+   * is an old one that holds them), else undefined: then {@link load} them.
+   */
   read(session: Session | undefined): StoredTokenSet | undefined {
     const tokens = this.data(session)?.tokens;
     if (!isRecord(tokens)) return undefined;
+    if (isRef(tokens)) {
+      const known = this.known.get(tokens.grant);
+      return known && known.version >= tokens.version ? known : undefined;
+    }
     // The same session object is read several times in one request (middleware, spaceApi,
     // tokensOf): checked (and opened) once. `write` always puts a new object in.
     const known = this.seen.get(tokens);
@@ -84,17 +115,50 @@ export class SessionState {
     return value;
   }
 
-  /** True when the session holds something under our key that is not readable tokens. */
-  hasUnreadable(session: Session | undefined): boolean {
-    const data = this.data(session);
-    return data?.tokens !== undefined && this.read(session) === undefined;
+  /**
+   * The session's tokens: at hand, or read from the sign-in's record (one Redis read; Redis
+   * errors are thrown). Undefined when the session holds none, or its sign-in has ended, is gone
+   * or cannot be opened: signed out.
+   */
+  async load(session: Session | undefined): Promise<StoredTokenSet | undefined> {
+    const hit = this.read(session);
+    if (hit) return hit;
+    const tokens = this.data(session)?.tokens;
+    if (!isRecord(tokens) || !isRef(tokens)) return undefined;
+    const record = await this.loadRecord(tokens.grant);
+    if (!record || record.grant !== tokens.grant) return undefined;
+    this.keep(record);
+    return record;
   }
 
+  /** True when the session holds something under our key that is neither tokens nor a sign-in's reference. */
+  hasUnreadable(session: Session | undefined): boolean {
+    const tokens = this.data(session)?.tokens;
+    return tokens !== undefined && !(isRecord(tokens) && isRef(tokens)) && this.read(session) === undefined;
+  }
+
+  /** This process's copy of a sign-in's newest tokens (a renewal, an adopted newer record). */
+  keep(tokens: StoredTokenSet): void {
+    const known = this.known.get(tokens.grant);
+    if (known && known.version > tokens.version) return;
+    this.known.delete(tokens.grant);
+    this.known.set(tokens.grant, tokens);
+    trimOldest(this.known, TOKEN_CACHE_SIZE);
+  }
+
+  /** The sign-in has ended: this process forgets its tokens. */
+  forget(grant: string): void {
+    this.known.delete(grant);
+  }
+
+  /** Points the session at this sign-in's tokens (kept by this process; the record is the caller's to write). */
   write(session: Session, tokens: StoredTokenSet): void {
-    const value = this.encryption.length
-      ? { sealed: seal(this.encryption, JSON.stringify(tokens), this.place(tokens.grant)), grant: tokens.grant, version: tokens.version, expiresAt: tokens.expiresAt, issuedAt: tokens.issuedAt }
-      : tokens;
-    session[this.key] = { tokens: value };
+    this.keep(tokens);
+    const current = this.data(session)?.tokens;
+    // Unchanged (no session save); an old session holding this very version keeps it: it may
+    // have no record to point at until its next renewal writes one.
+    if (isRecord(current) && current.grant === tokens.grant && current.version === tokens.version) return;
+    session[this.key] = { tokens: { grant: tokens.grant, version: tokens.version, expiresAt: tokens.expiresAt, issuedAt: tokens.issuedAt } };
   }
 
   clear(session: Session | undefined): void {
@@ -137,6 +201,11 @@ export class SessionState {
     };
     req.login = req.logIn = wrapped as typeof req.logIn;
   }
+}
+
+/** A reference to a sign-in's record: bookkeeping only, no tokens, not sealed. */
+function isRef(tokens: Record<string, unknown>): tokens is Record<string, unknown> & TokenRef {
+  return typeof tokens.grant === 'string' && typeof tokens.version === 'number' && !('sealed' in tokens) && !('accessToken' in tokens);
 }
 
 /**

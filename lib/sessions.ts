@@ -1,10 +1,11 @@
 import type { Request } from 'express';
-import { trimOldest } from './bounded';
+import { dropWhileFirst, trimOldest } from './bounded';
 import { strategyOf } from './context';
 import { SpaceSessionEndedError } from './errors';
 import { fingerprint } from './keys';
 import { isEnded } from './records';
 import { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from './redis/session-scripts';
+import { EXTEND_SIGN_IN } from './redis/scripts';
 import { endSignIn } from './session-end';
 import { sessionOf } from './session-state';
 import type { SpaceStrategy } from './strategy';
@@ -47,7 +48,12 @@ interface Entry {
 }
 
 /** When this process last wrote each sign-in's `lastSeen`. */
-const touched = new Map<string, number>();
+const touchedBy = new WeakMap<object, Map<string, number>>();
+function touchedOf(strategy: SpaceStrategy): Map<string, number> {
+  let map = touchedBy.get(strategy.runtime);
+  if (!map) touchedBy.set(strategy.runtime, (map = new Map()));
+  return map;
+}
 
 /** "Firefox on Linux": enough to recognise a browser, bounded, nothing else of the header. */
 export function describeAgent(userAgent: string | undefined): string {
@@ -90,20 +96,25 @@ async function touch(strategy: SpaceStrategy, user: string, grant: string, entry
 }
 
 /**
- * At sign-in (called by the callback): the sign-in's first record (so its tokens can be found
- * by grant to revoke them later), whose sign-in it is, and an entry in the user's index.
+ * At sign-in, before the callback answers: the sign-in's record (its tokens: the session only
+ * names it) and whose sign-in it is, in one write. Redis errors are thrown.
+ */
+export async function recordSignIn(strategy: SpaceStrategy, req: Request, stored: StoredTokenSet, userId: string | undefined): Promise<void> {
+  await strategy.runtime.records.writeFirst(stored, strategy.runtime.recordTTL(req), userId ? userHash(userId) : '');
+}
+
+/**
+ * At sign-in, after {@link recordSignIn}: an entry in the user's index.
  * Best effort: a failure here never fails the sign-in.
  */
 export async function noteSignIn(strategy: SpaceStrategy, req: Request, stored: StoredTokenSet, userId: string | undefined): Promise<void> {
   const runtime = strategy.runtime;
   const ttl = runtime.recordTTL(req);
   try {
-    await runtime.records.write(stored, stored.grant, ttl);
     if (!userId) return;
     const user = userHash(userId);
-    await runtime.kv.set(runtime.keys.owner(stored.grant), user, ttl);
     const now = Date.now();
-    touched.set(stored.grant, now);
+    touchedOf(strategy).set(stored.grant, now);
     await touch(strategy, user, stored.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent: describeAgent(req.get('user-agent')) });
   } catch (err) {
     runtime.emit({ event: 'redis.unavailable', reason: 'sessions_index', message: err instanceof Error ? err.message : String(err) });
@@ -113,18 +124,21 @@ export async function noteSignIn(strategy: SpaceStrategy, req: Request, stored: 
 /** Refreshes the session's `lastSeen` (spaceTokenRefresh calls it): at most once a minute per process. */
 export function touchSession(strategy: SpaceStrategy, req: Request, tokens: StoredTokenSet): void {
   const now = Date.now();
+  const touched = touchedOf(strategy);
   const last = touched.get(tokens.grant);
   if (last !== undefined && now - last < TOUCH_EVERY) return;
   touched.delete(tokens.grant);
   touched.set(tokens.grant, now);
+  // Oldest first (each write moves its entry to the end): past a minute an entry says nothing.
+  dropWhileFirst(touched, (at) => now - at >= TOUCH_EVERY);
   trimOldest(touched, 50_000);
   const runtime = strategy.runtime;
   const ttl = runtime.recordTTL(req);
   const agent = describeAgent(req.get('user-agent'));
   (async () => {
-    const user = await runtime.kv.get(runtime.keys.owner(tokens.grant));
-    if (!user) return; // Signed in before the index existed, or without a profile.
-    await runtime.kv.set(runtime.keys.owner(tokens.grant), user, ttl);
+    // The record (the tokens) lives as long as the session, however long a rolling session goes on.
+    const user = (await runtime.kv.run(EXTEND_SIGN_IN, [runtime.keys.record(tokens.grant), runtime.keys.owner(tokens.grant)], [Math.max(1000, Math.round(ttl))])) as string | null;
+    if (!user) return; // Signed in without a profile.
     await touch(strategy, user, tokens.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent });
   })().catch(() => undefined);
 }
@@ -190,9 +204,9 @@ export function spaceSessions(req: Request): SpaceSessions {
   if (!strategy) throw new TypeError('spaceSessions(req) needs spaceTokenRefresh() mounted before this route');
   const runtime = strategy.runtime;
   const mine = async (): Promise<{ user: string | null; grant: string }> => {
-    const current = runtime.session.read(sessionOf(req));
-    if (!current) throw new SpaceSessionEndedError('Not signed in with Space');
-    return { user: await runtime.kv.get(runtime.keys.owner(current.grant)), grant: current.grant };
+    const grant = runtime.session.grantOf(sessionOf(req));
+    if (!grant || !req.spaceTokens) throw new SpaceSessionEndedError('Not signed in with Space');
+    return { user: await runtime.kv.get(runtime.keys.owner(grant)), grant };
   };
   const endCurrent = () => endSignIn(strategy, req, { revoke: true, mark: true, reason: 'ended_everywhere' });
   return {

@@ -7,7 +7,7 @@ import { randomToken, type PendingSignIn } from './pending';
 import type { SpaceProfile } from './profile';
 import { answerSignInFailed, answerUnavailable } from './respond';
 import { safeReturnTo } from './return-to';
-import { noteSignIn } from './sessions';
+import { noteSignIn, recordSignIn } from './sessions';
 import { isBlankSession, saveSession, sessionOf } from './session-state';
 import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from './strategy';
 import type { StoredTokenSet } from './token-set';
@@ -148,7 +148,9 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     ? ({ provider: 'space' } as SpaceProfile)
     : await strategy.client.profile(answer.tokens.accessToken, settings.profileFields);
 
-  const previous = runtime.session.read(session);
+  // A previous sign-in in this browser session (another user's, or the same again): ended below.
+  const previousGrant = runtime.session.grantOf(session);
+  const previous = previousGrant ? await runtime.session.load(session).catch(() => undefined) : undefined;
   // Stored times are in Redis's clock (clock.ts), so every process reads them right.
   await runtime.clock.start();
   const shift = runtime.clock.skewToShared;
@@ -160,10 +162,13 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
     runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (oldID, loginErr) => {
       if (loginErr) return;
+      // The session now names this sign-in; its tokens are in its record, written before the
+      // answer (a Redis failure here is a 503 from spaceErrorHandler, and the session is useless).
+      await recordSignIn(strategy, req, stored, profile.id);
       const newID = (req as unknown as { sessionID: string }).sessionID;
       if (remaining > 0 && newID !== oldID) await runtime.pending.move(oldID, newID).catch(() => undefined);
       // Nothing of a previous user survives: their sign-in ends here and at Space.
-      if (previous && previous.grant !== stored.grant) await endPrevious(strategy, req, previous);
+      if (previousGrant && previousGrant !== stored.grant) await endPrevious(strategy, req, previousGrant, previous);
       await noteSignIn(strategy, req, stored, profile.id);
       runtime.remember(stored);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
@@ -181,9 +186,9 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
   strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
 }
 
-async function endPrevious(strategy: SpaceStrategy, req: Request, previous: StoredTokenSet): Promise<void> {
-  await strategy.runtime.end(previous.grant, req).catch(() => undefined);
-  if (previous.expiresAt > strategy.runtime.clock.now()) {
+async function endPrevious(strategy: SpaceStrategy, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {
+  await strategy.runtime.end(grant, req).catch(() => undefined);
+  if (previous && previous.expiresAt > strategy.runtime.clock.now()) {
     strategy.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
   }
 }

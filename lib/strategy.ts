@@ -256,7 +256,10 @@ export class SpaceStrategy extends OAuth2Strategy {
     return this.client.api(accessToken, method, path, options);
   }
 
-  /** The tokens kept in a session by this strategy, if any. */
+  /**
+   * The tokens of a session's sign-in, if this process has them at hand (always once
+   * spaceTokenRefresh() ran for the request; the session itself only names the sign-in).
+   */
   tokensOf(session: object | undefined): SpaceTokenSet | undefined {
     const stored = this.runtime.session.read(session as Record<string, unknown> | undefined);
     return stored ? this.runtime.view(stored) : undefined;

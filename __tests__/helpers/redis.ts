@@ -129,3 +129,17 @@ export async function keyText(redis: Redis, key: string): Promise<string> {
   if (type === 'set') return JSON.stringify(await redis.smembers(key));
   return '';
 }
+
+/**
+ * The tokens of a stored session, as the library keeps them: the session names its sign-in
+ * (`space.tokens.grant`) and the tokens are in that sign-in's record,
+ * `<prefix>space:{<grant>}:tokens` next to `<prefix>sess:<id>` (unencrypted records only).
+ * The record's bookkeeping (`grant`, `version`) comes along.
+ */
+export async function sessionTokens(redis: Redis, sessionKey: string): Promise<Record<string, any> | undefined> {
+  const raw = await redis.get(sessionKey);
+  const ref = raw ? JSON.parse(raw).space?.tokens : undefined;
+  if (!ref || typeof ref.grant !== 'string') return undefined;
+  const record = await redis.get(`${sessionKey.replace(/sess:[^:]*$/, 'space:')}{${ref.grant}}:tokens`);
+  return record ? JSON.parse(record) : undefined;
+}

@@ -151,3 +151,43 @@ return 1`,
     return 1;
   },
 };
+
+/**
+ * A session in use keeps its sign-in alive as long as itself: the record's TTL is raised to
+ * `ttl` (never lowered: a sign-out mark may have been given longer) and the owner's set to it.
+ * Answers the owner (the user's hash), or null. KEYS: record, owner. ARGV: ttl (ms).
+ */
+export const EXTEND_SIGN_IN: Script = {
+  name: 'extend sign-in',
+  lua: `
+local ttl = tonumber(ARGV[1])
+local left = redis.call('PTTL', KEYS[1])
+if left ~= -2 and left < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+local owner = redis.call('GET', KEYS[2])
+if owner then redis.call('PEXPIRE', KEYS[2], ttl) end
+return owner`,
+  local(kv, [record, owner], [ttl]) {
+    if (kv.get(record!) !== null) kv.pexpire(record!, Number(ttl));
+    const user = kv.get(owner!);
+    if (user !== null) kv.pexpire(owner!, Number(ttl));
+    return user;
+  },
+};
+
+/**
+ * A new sign-in: its first record and its owner (the user's hash; '' for none), with one TTL.
+ * The grant is new and random, so there is nothing to compare with. KEYS: record, owner.
+ * ARGV: value, ttl (ms), owner.
+ */
+export const WRITE_SIGN_IN: Script = {
+  name: 'write sign-in',
+  lua: `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) end
+return 1`,
+  local(kv, [record, owner], [value, ttl, user]) {
+    kv.set(record!, value!, Number(ttl));
+    if (user) kv.set(owner!, user, Number(ttl));
+    return 1;
+  },
+};

@@ -14,8 +14,9 @@ import type { SpaceTokenSet } from './token-set';
 export interface SpaceSessionData {
   /**
    * Which sign-in this session is: its grant id (a random id, the key of the sign-in's record
-   * in Redis, where the tokens are), the version of the tokens it last used, and when they expire
-   * and were issued. No token is in the session. Sessions written by 0.1 held the tokens
+   * in Redis, where the tokens are), and the version, expiry and issue time of the tokens it was
+   * signed in with (renewals change the record, never the session: the current expiry is
+   * `req.spaceTokens.expiresAt`). No token is in the session. Sessions written by 0.1 held the tokens
    * themselves (sealed with `encryptionKeys`); those are still read, and become references at
    * their next renewal. Pending sign-ins are not in the session either: they are stored in
    * Redis before the redirect.

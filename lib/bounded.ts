@@ -1,4 +1,12 @@
 /**
+ * How many sign-ins each per-process cache of small entries tracks at most (checks, news heard,
+ * pauses, lastSeen writes, opened ciphertexts): a process's memory stays flat however many
+ * users it meets. Past it, the oldest is forgotten, which costs at most one more Redis read or
+ * write for that sign-in, never a wrong answer.
+ */
+export const PER_PROCESS_MAX = 5_000;
+
+/**
  * Drops the oldest entries of an insertion-ordered Map beyond `max`: the one way the library's
  * per-process caches (sign-ins seen, announcements heard, pauses, opened ciphertexts) stay
  * bounded however many sessions a process meets.

@@ -67,7 +67,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   const strategy = bindShared(OWNER, rest);
 
   const apply = (req: Request, tokens: StoredTokenSet): void => {
-    // Points the session at the newest version (unchanged when it already does: no save).
+    // This process keeps the newest tokens; a session naming this sign-in is not changed (no save).
     strategy.runtime.session.write(sessionOf(req)!, tokens);
     req.spaceTokens = strategy.runtime.view(tokens);
   };

@@ -1,5 +1,5 @@
 import type { SharedClock } from './clock';
-import { dropWhileFirst, trimOldest } from './bounded';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from './bounded';
 import type { SpaceTokenEvent } from './events';
 import { SpaceTokenError, isSpaceError } from './errors';
 import { fingerprint, type Keys } from './keys';
@@ -22,7 +22,7 @@ export interface Refresher {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
-const MAX_TRACKED = 50_000;
+const MAX_TRACKED = PER_PROCESS_MAX;
 /** News of a sign-in is kept 1 min, twice the longest a check is trusted (runtime.ts): then Redis is asked anyway. */
 const NEWS_KEPT = 60_000;
 

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { dropWhileFirst, trimOldest } from './bounded';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from './bounded';
 import { SharedClock } from './clock';
 import { emitter, type SpaceTokenEvent } from './events';
 import { Keys } from './keys';
@@ -92,7 +92,7 @@ export class SpaceRuntime {
     this.checked.set(grant, { version, until });
     const now = Date.now();
     dropWhileFirst(this.checked, (seen) => seen.until <= now);
-    trimOldest(this.checked, 50_000);
+    trimOldest(this.checked, PER_PROCESS_MAX);
   }
 
   /** True when this process knows, without asking Redis, that this copy is alive and the newest. */

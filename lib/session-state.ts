@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { trimOldest } from './bounded';
+import { PER_PROCESS_MAX, trimOldest } from './bounded';
 import { isSealed, unseal } from './seal';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from './validate';
@@ -19,7 +19,10 @@ interface SpaceSessionData {
   tokens?: TokenRef | StoredTokenSet | SealedTokens;
 }
 
-/** What the session holds of its sign-in: the grant (the record's key) and the version it last saw. */
+/**
+ * What the session holds of its sign-in: the grant (the record's key), and the version, expiry
+ * and issue time of the tokens it was signed in with (renewals change the record, not this).
+ */
 interface TokenRef {
   grant: string;
   version: number;
@@ -111,7 +114,7 @@ export class SessionState {
     if (!isStoredTokenSet(value) || value.grant !== tokens.grant) return undefined;
     // Decrypting once per token version, not once per request.
     opened.set(tokens.sealed, value);
-    trimOldest(opened, 10_000);
+    trimOldest(opened, PER_PROCESS_MAX);
     return value;
   }
 
@@ -151,13 +154,18 @@ export class SessionState {
     this.known.delete(grant);
   }
 
-  /** Points the session at this sign-in's tokens (kept by this process; the record is the caller's to write). */
+  /**
+   * Points the session at this sign-in's tokens (kept by this process; the record is the
+   * caller's to write). A session already naming this sign-in is left as it is: a renewal
+   * changes the record only, so it never waits for, or races with, the session's save (a burst
+   * of requests renewing at once writes no session). An old session holding this very version
+   * keeps it (it may have no record until its next renewal writes one); at a renewal it becomes
+   * a reference.
+   */
   write(session: Session, tokens: StoredTokenSet): void {
     this.keep(tokens);
     const current = this.data(session)?.tokens;
-    // Unchanged (no session save); an old session holding this very version keeps it: it may
-    // have no record to point at until its next renewal writes one.
-    if (isRecord(current) && current.grant === tokens.grant && current.version === tokens.version) return;
+    if (isRecord(current) && current.grant === tokens.grant && (isRef(current) || (current as { version?: unknown }).version === tokens.version)) return;
     session[this.key] = { tokens: { grant: tokens.grant, version: tokens.version, expiresAt: tokens.expiresAt, issuedAt: tokens.issuedAt } };
   }
 

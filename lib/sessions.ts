@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { dropWhileFirst, trimOldest } from './bounded';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from './bounded';
 import { strategyOf } from './context';
 import { SpaceSessionEndedError } from './errors';
 import { fingerprint } from './keys';
@@ -131,7 +131,7 @@ export function touchSession(strategy: SpaceStrategy, req: Request, tokens: Stor
   touched.set(tokens.grant, now);
   // Oldest first (each write moves its entry to the end): past a minute an entry says nothing.
   dropWhileFirst(touched, (at) => now - at >= TOUCH_EVERY);
-  trimOldest(touched, 50_000);
+  trimOldest(touched, PER_PROCESS_MAX);
   const runtime = strategy.runtime;
   const ttl = runtime.recordTTL(req);
   const agent = describeAgent(req.get('user-agent'));

@@ -55,6 +55,15 @@ function touchedOf(strategy: SpaceStrategy): Map<string, number> {
   return map;
 }
 
+function markTouched(strategy: SpaceStrategy, grant: string, now: number): void {
+  const touched = touchedOf(strategy);
+  touched.delete(grant);
+  touched.set(grant, now);
+  // Oldest first (each write moves its entry to the end): past a minute an entry says nothing.
+  dropWhileFirst(touched, (at) => now - at >= TOUCH_EVERY);
+  trimOldest(touched, PER_PROCESS_MAX);
+}
+
 /** "Firefox on Linux": enough to recognise a browser, bounded, nothing else of the header. */
 export function describeAgent(userAgent: string | undefined): string {
   const ua = (userAgent ?? '').slice(0, 512);
@@ -114,7 +123,7 @@ export async function noteSignIn(strategy: SpaceStrategy, req: Request, stored: 
     if (!userId) return;
     const user = userHash(userId);
     const now = Date.now();
-    touchedOf(strategy).set(stored.grant, now);
+    markTouched(strategy, stored.grant, now);
     await touch(strategy, user, stored.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent: describeAgent(req.get('user-agent')) });
   } catch (err) {
     runtime.emit({ event: 'redis.unavailable', reason: 'sessions_index', message: err instanceof Error ? err.message : String(err) });
@@ -124,14 +133,9 @@ export async function noteSignIn(strategy: SpaceStrategy, req: Request, stored: 
 /** Refreshes the session's `lastSeen` (spaceTokenRefresh calls it): at most once a minute per process. */
 export function touchSession(strategy: SpaceStrategy, req: Request, tokens: StoredTokenSet): void {
   const now = Date.now();
-  const touched = touchedOf(strategy);
-  const last = touched.get(tokens.grant);
+  const last = touchedOf(strategy).get(tokens.grant);
   if (last !== undefined && now - last < TOUCH_EVERY) return;
-  touched.delete(tokens.grant);
-  touched.set(tokens.grant, now);
-  // Oldest first (each write moves its entry to the end): past a minute an entry says nothing.
-  dropWhileFirst(touched, (at) => now - at >= TOUCH_EVERY);
-  trimOldest(touched, PER_PROCESS_MAX);
+  markTouched(strategy, tokens.grant, now);
   const runtime = strategy.runtime;
   const ttl = runtime.recordTTL(req);
   const agent = describeAgent(req.get('user-agent'));

@@ -1,6 +1,6 @@
 // App (c): this library, as README "Quick start" writes it, imported the way users import it
 // (the package name resolves to this repository's dist/ through package.json "exports").
-// Environment: SPACE_URL, BENCH_PREFIX (Redis key prefix of this run).
+// Environment: SPACE_URL, BENCH_PREFIX (Redis key prefix of this run), BENCH_CLUSTER.
 'use strict';
 const express = require('express');
 const session = require('express-session');
@@ -11,7 +11,10 @@ const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = re
 const { CLIENT, SESSION_SECRET, REDIS_URL, clock, redisOptions, runApp } = require('./common');
 
 const prefix = process.env.BENCH_PREFIX;
-const redis = new Redis(REDIS_URL, redisOptions);
+// BENCH_CLUSTER (comma-separated ports): a Redis Cluster, set up as docs/several-instances.md says.
+const redis = process.env.BENCH_CLUSTER
+  ? new Redis.Cluster(process.env.BENCH_CLUSTER.split(',').map((port) => ({ host: '127.0.0.1', port: Number(port) })), { enableOfflineQueue: false, redisOptions })
+  : new Redis(REDIS_URL, redisOptions);
 const writes = [];
 
 const strategy = new SpaceStrategy({
@@ -20,7 +23,7 @@ const strategy = new SpaceStrategy({
   clientSecret: CLIENT.clientSecret,
   callbackURL: '/auth/space/callback',
   // Bench only: when this process wrote a renewal, to time the waiters of other processes.
-  onEvent: (e) => { if (e.event === 'token.refreshed') writes.push(clock()); },
+  onEvent: (e) => { if (e.event === 'token.refreshed' && writes.push(clock()) > 1000) writes.shift(); },
 }, (accessToken, refreshToken, profile, done) => done(null, profile));
 passport.use(strategy);
 passport.serializeUser((user, done) => done(null, user));

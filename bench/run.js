@@ -15,6 +15,7 @@ const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const Redis = require('ioredis');
 const { REDIS_URL, client } = require('./common');
+const { clusterPhase } = require('./cluster');
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 // BENCH_ONLY=requests: the fresh-token GET and sign-in rounds only (to iterate on CPU figures).
@@ -26,9 +27,10 @@ const CFG = {
   mode: quick ? 'quick' : 'full',
   rounds: num('BENCH_ROUNDS', quick ? 7 : 15),
   concurrency: num('BENCH_CONCURRENCY', 16),
-  freshCount: quick ? 1500 : 3000,
+  // Rounds of several seconds each: shorter ones let one GC pause or scheduling hiccup move a round's ratio by 20%.
+  freshCount: quick ? 1500 : 8000,
   freshMaxMs: 15_000,
-  signInCount: quick ? 60 : 150,
+  signInCount: quick ? 60 : 400,
   signInConcurrency: 8,
   burst: 1000,
   burstRounds: quick ? 1 : 3,
@@ -72,8 +74,8 @@ function profiled(kind) {
 }
 let profileRound = 0;
 
-async function startApp(kind, spaceURL) {
-  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL }, ['--expose-gc']);
+async function startApp(kind, spaceURL, env = {}) {
+  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL, ...env }, ['--expose-gc']);
   app.kind = kind;
   app.base = `http://127.0.0.1:${app.info.port}`;
   return app;
@@ -299,6 +301,9 @@ async function main() {
     };
     await stop(mem[kind].app);
   }
+
+  // ---- Phase 4: the library on a Redis Cluster beside the single node (bench/cluster.js) ----
+  out.cluster = await clusterPhase({ startApp, stop, L, emu, measured, median, log, CFG: { ...CFG, shortTTL }, long, short });
   out.seconds = (Date.now() - t0) / 1000;
   await load.call('close').catch(() => {});
   await emu.call('close').catch(() => {});
@@ -314,7 +319,7 @@ function machine() {
 
 function report(out) {
   const m = machine();
-  const { fresh, signIn, burst, cross, memory, cfg } = out;
+  const { fresh, signIn, burst, cross, memory, cluster, cfg } = out;
   const lines = [];
   const ratio = (xs) => `${fmt(median(xs), 3)} [${fmt(Math.min(...xs), 2)}–${fmt(Math.max(...xs), 2)}]`;
   const table = (head, rows) => {
@@ -357,6 +362,15 @@ function report(out) {
     const x = memory[k];
     return [NAMES[k], mib(x.base), mib(x.first), mib(x.second), fmt(x.perSession), mib(x.secondGrowth), x.renewed.map((r) => `${r.tokenRequests} of ${r.ok}`).join(', '), mib(x.rss)];
   }));
+  if (cluster) {
+    lines.push('## Redis Cluster beside the single node', '', `The library app (c) on a 3-master Redis Cluster (ioredis \`Cluster\`, connect-redis 8, docs/several-instances.md) and on the single node, in ${cfg.rounds} interleaved rounds of the fresh-token GET and ${cfg.burstRounds} of the renewal burst (${cfg.burst} concurrent requests of one session with an expired token). All nodes on this machine.`, '');
+    const burstOf = (k) => cluster[k].burst;
+    table(['Redis', 'app CPU µs/request', 'req/s', 'p99 ms', 'Redis commands/request', 'burst: token requests', 'burst: answered 200', 'burst: p99 ms'], ['single', 'cluster'].map((k) => [
+      k === 'single' ? 'single node' : 'Cluster, 3 masters', fmt(cluster[k].cpuPerReq), fmt(cluster[k].rps), fmt(cluster[k].p99, 1), fmt(cluster[k].redisPerReq, 2),
+      burstOf(k).map((r) => r.tokenRequests).join(', '), `${fmt(median(burstOf(k).map((r) => r.ok)))}/${cfg.burst}`, fmt(median(burstOf(k).map((r) => r.p99)), 1),
+    ]));
+    lines.push(`Cluster ÷ single node: CPU ${ratio(cluster.cpuRatios)}, req/s ${ratio(cluster.rpsRatios)} (median of per-round ratios [range]).`, '');
+  }
   return lines.join('\n');
 }
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import type Redis from 'ioredis';
@@ -74,23 +75,36 @@ async function signInThrough(url: string): Promise<string> {
   return callback.headers.get('set-cookie')!.split(';')[0]!;
 }
 
-/** One request, timed; JSON bodies read, anything else kept as a status. */
-async function ask(url: string, cookie: string, init: RequestInit = {}): Promise<Answer> {
+/**
+ * One request, timed, on a connection of its own (no pooled socket: a pool may reuse a socket
+ * the server is closing, which would read as an app that dropped the request); JSON bodies
+ * read, anything else kept as a status.
+ */
+async function ask(url: string, cookie: string, init: { method?: string } = {}): Promise<Answer> {
   const started = Date.now();
-  let r: Response;
+  let status: number;
   let text: string;
   try {
-    r = await fetch(url, { redirect: 'manual', ...init, headers: { cookie, accept: 'application/json', ...init.headers } });
-    text = await r.text();
+    ({ status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(url, { method: init.method ?? 'GET', agent: false, headers: { cookie, accept: 'application/json' } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => { body += chunk; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: body }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    }));
   } catch (err) {
     // No answer at all (the app process died or dropped the connection): status 0.
-    return { status: 0, ms: Date.now() - started, message: String((err as Error).cause ?? err) };
+    return { status: 0, ms: Date.now() - started, message: String(err) };
   }
   const ms = Date.now() - started;
   try {
-    return { status: r.status, ms, ...(JSON.parse(text) as object) };
+    return { status, ms, ...(JSON.parse(text) as object) };
   } catch {
-    return { status: r.status, ms };
+    return { status, ms };
   }
 }
 

@@ -116,3 +116,19 @@ test('redisKind tells the clients apart: ioredis 6 is ioredis, node-redis 5 is n
   expect(redisKind(node)).toBe('node-redis');
   six.disconnect();
 });
+
+test('extending a sign-in raises the record\'s TTL and never lowers it, in Redis and in the twin', async () => {
+  const memory = memoryKV();
+  const redisKV = kvFor(cleaner, 2000);
+  const p = `${prefix}extend:`;
+  const record = `${p}{g}:tokens`;
+  const owner = `${p}{g}:owner`;
+  const pttl = { memory: (k: string) => memory.data.pttl(k), redis: (k: string) => cleaner.pttl(k) };
+  for (const [name, kv] of [['memory', memory], ['redis', redisKV]] as const) {
+    await kv.run(WRITE_SIGN_IN, [record, owner], ['{"version":1}', 600_000, 'user-hash']);
+    await kv.run(EXTEND_SIGN_IN, [record, owner], [60_000]); // lower: the record keeps its 10 minutes
+    expect(await pttl[name](record)).toBeGreaterThan(500_000);
+    await kv.run(EXTEND_SIGN_IN, [record, owner], [3_600_000]); // higher: raised
+    expect(await pttl[name](record)).toBeGreaterThan(3_000_000);
+  }
+});

@@ -173,18 +173,21 @@ describe('4. the write\'s answer counts', () => {
     accessToken: 'planted-newer-token', expiresAt: Date.now() + 3_600_000, issuedAt: Date.now(), tokenType: 'Bearer', grant, version,
   });
 
-  test('a renewal Redis refused for a newer version is not reported, not stored, and the newer one wins', async () => {
+  /** A renewal whose token request is under way at Space (answered 600 ms later) when the sign-in's record is replaced by `value`. */
+  async function renewWhileTheRecordBecomes(value: (grant: string) => string) {
     await setUp();
     const a = await signedIn();
     await untilExpired();
-    const grant = a.grant;
     space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, delayMs: 600 });
     const pending = a.get('/api/token').then((r) => r); // supertest starts on then()
-    // The token request has reached Space (which answers 600 ms later): now the record changes.
     for (let i = 0; i < 100 && refreshRequests() === 0; i++) await sleep(10);
     expect(refreshRequests()).toBe(1);
-    await redis.set(`${prefixes.at(-1)}space:{${grant}}:tokens`, planted(grant, 7), 'PX', 60_000);
-    const answer = await pending;
+    await redis.set(`${prefixes.at(-1)}space:{${a.grant}}:tokens`, value(a.grant), 'PX', 60_000);
+    return { a, answer: await pending };
+  }
+
+  test('a renewal Redis refused for a newer version is not reported, not stored, and the newer one wins', async () => {
+    const { a, answer } = await renewWhileTheRecordBecomes((grant) => planted(grant, 7));
     expect(answer.status).toBe(200);
     expect(answer.body.token).toBe(fingerprint('planted-newer-token'));
     expect(events.map((e) => e.event)).not.toContain('token.refreshed');
@@ -194,17 +197,7 @@ describe('4. the write\'s answer counts', () => {
   });
 
   test('a renewal that meets an end mark signs the user out and the minted tokens are revoked at Space', async () => {
-    await setUp();
-    const a = await signedIn();
-    await untilExpired();
-    const grant = a.grant;
-    space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, delayMs: 600 });
-    const pending = a.get('/api/token').then((r) => r); // supertest starts on then()
-    // The token request has reached Space (which answers 600 ms later): now the record changes.
-    for (let i = 0; i < 100 && refreshRequests() === 0; i++) await sleep(10);
-    expect(refreshRequests()).toBe(1);
-    await redis.set(`${prefixes.at(-1)}space:{${grant}}:tokens`, JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER }), 'PX', 60_000);
-    const answer = await pending;
+    const { a, answer } = await renewWhileTheRecordBecomes(() => JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER }));
     expect(answer.status).toBe(401);
     expect(events.map((e) => e.event)).not.toContain('token.refreshed');
     expect(events).toContainEqual(expect.objectContaining({ event: 'token.discarded', reason: 'signed_out' }));

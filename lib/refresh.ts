@@ -123,22 +123,22 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     const session = sessionOf(req);
     const current = runtime.session.read(session);
     if (!current) {
-      if (runtime.session.grantOf(session) !== undefined && !runtime.session.hasUnreadable(session)) {
-        // A sign-in whose tokens this process has not seen yet (another process signed it in,
-        // or this one restarted): one read of its record.
-        runtime.session.load(session).then((tokens) => {
-          if (tokens) return withTokens(req, res, next, tokens);
-          // Ended (signed out elsewhere) or gone: signed out, as when a check finds it ended.
-          return endSignIn(strategy, req, { revoke: false, mark: false, reason: 'ended_elsewhere' }).then(() => {
-            if (req.method === 'POST' && requestPath(req) === runtime.settings.signOutPath) return next();
-            answerSignedOut(req, res, runtime.settings.signInPath);
-          });
-        }).catch((err: unknown) => onRedisDown(req, res, next, undefined, err));
+      if (runtime.session.hasUnreadable(session)) {
+        // Tokens that no key opens any more (a retired encryption key) or damaged: signed out, cleanly.
+        endSignIn(strategy, req, { revoke: false, mark: false, reason: 'unreadable' }).then(() => next(), next);
         return;
       }
-      // Tokens that no key opens any more (a retired encryption key) or damaged: signed out, cleanly.
-      if (!runtime.session.hasUnreadable(session)) return next();
-      endSignIn(strategy, req, { revoke: false, mark: false, reason: 'unreadable' }).then(() => next(), next);
+      if (runtime.session.grantOf(session) === undefined) return next();
+      // A sign-in whose tokens this process has not seen yet (another process signed it in,
+      // or this one restarted): one read of its record.
+      runtime.session.load(session).then((tokens) => {
+        if (tokens) return withTokens(req, res, next, tokens);
+        // Ended (signed out elsewhere) or gone: signed out, as when a check finds it ended.
+        return endSignIn(strategy, req, { revoke: false, mark: false, reason: 'ended_elsewhere' }).then(() => {
+          if (req.method === 'POST' && requestPath(req) === runtime.settings.signOutPath) return next();
+          answerSignedOut(req, res, runtime.settings.signInPath);
+        });
+      }).catch((err: unknown) => onRedisDown(req, res, next, undefined, err));
       return;
     }
     withTokens(req, res, next, current);

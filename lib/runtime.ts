@@ -75,7 +75,6 @@ export class SpaceRuntime {
     const record = await this.records.read(stored.grant);
     if (isEnded(record)) return { ended: true };
     const newest = record && record.version > stored.version ? record : stored;
-    if (newest !== stored) this.session.keep(newest);
     this.note(stored.grant, newest.version, now + (listening ? 30_000 : 1000));
     return { ended: false, newest };
   }

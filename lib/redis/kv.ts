@@ -18,6 +18,8 @@ export interface LocalData {
   hash(key: string): Map<string, string> | undefined;
   hashOrNew(key: string): Map<string, string>;
   pexpire(key: string, px: number): void;
+  /** Milliseconds left, as Redis's PTTL: -2 when the key does not exist. */
+  pttl(key: string): number;
 }
 
 /**

@@ -65,6 +65,11 @@ export class MemoryKV implements LocalData {
     if (entry) entry.expiresAt = Date.now() + px;
   }
 
+  pttl(key: string): number {
+    const entry = this.live(key);
+    return entry ? entry.expiresAt - Date.now() : -2;
+  }
+
   /** How many entries are held (live or not yet swept). */
   get size(): number {
     return this.data.size;

@@ -167,7 +167,8 @@ local owner = redis.call('GET', KEYS[2])
 if owner then redis.call('PEXPIRE', KEYS[2], ttl) end
 return owner`,
   local(kv, [record, owner], [ttl]) {
-    if (kv.get(record!) !== null) kv.pexpire(record!, Number(ttl));
+    const left = kv.pttl(record!);
+    if (left !== -2 && left < Number(ttl)) kv.pexpire(record!, Number(ttl));
     const user = kv.get(owner!);
     if (user !== null) kv.pexpire(owner!, Number(ttl));
     return user;

@@ -21,6 +21,7 @@ import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space
 import { signIn } from './helpers/app';
 import { signIn as tokenSignIn } from './helpers/emulator';
 import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from './helpers/redis';
+import { cookiesOf } from './helpers/cookies';
 
 const CLIENT = { clientID: 'teams-client', clientSecret: 'teams-secret', redirectURIs: ['*'] };
 const SCOPE = ['global:Profile.View', 'global:Profile.Memberships.View'];
@@ -350,11 +351,11 @@ describe('three app processes', () => {
     const urls = await Promise.all([startWorker(workerPrefix), startWorker(workerPrefix), startWorker(workerPrefix)]);
     space.setAutoApprove('john.doe');
     const start = await fetch(`${urls[0]}/auth/space`, { redirect: 'manual' });
-    const startCookie = start.headers.get('set-cookie')!.split(';')[0]!;
+    const startCookie = cookiesOf(start.headers);
     const approval = await fetch(start.headers.get('location')!, { redirect: 'manual' });
     const back = new URL(approval.headers.get('location')!);
     const callback = await fetch(`${urls[0]}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: startCookie } });
-    const cookie = callback.headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = cookiesOf(callback.headers);
     space.resetRequests();
     space.inject({ path: MEMBERSHIPS, delayMs: 300 });
     const answers = await Promise.all(Array.from({ length: 45 }, (_, i) => fetch(`${urls[i % 3]}/admin`, { headers: { cookie, accept: 'application/json' } })

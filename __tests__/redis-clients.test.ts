@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { kvFor, type KV } from '../lib/redis';
 import { memoryKV } from '../lib/redis/memory';
-import { ADD_PENDING, DRAIN_PENDING, EXTEND_SIGN_IN, RELEASE_LOCK, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from '../lib/redis/scripts';
+import { ADD_PENDING, EXTEND_SIGN_IN, RELEASE_LOCK, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from '../lib/redis/scripts';
 import { redisKind } from '../lib/redis/clients';
 import { deleteKeys, REDIS_URL, uniquePrefix } from './helpers/redis';
 
@@ -53,7 +53,7 @@ async function scenario(kv: KV, p: string): Promise<unknown[]> {
   out.push(await kv.run(ADD_PENDING, [set], ['c', '300|third', 2, 60_000]));
   out.push(await kv.run(TAKE_PENDING, [set], ['a']));
   out.push(await kv.run(TAKE_PENDING, [set], ['b']));
-  out.push(await kv.run(DRAIN_PENDING, [set], []));
+  out.push(await kv.run(TAKE_PENDING, [set], ['c']));
   out.push(await kv.run(TAKE_PENDING, [set], ['c']));
   out.push(await kv.set(lock, 'mine', 60_000, true));
   out.push(await kv.set(lock, 'theirs', 60_000, true));

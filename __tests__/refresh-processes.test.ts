@@ -4,6 +4,7 @@ import readline from 'node:readline';
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from './helpers/redis';
+import { cookiesOf } from './helpers/cookies';
 
 // Three app processes (the built package, loaded by name) share one Redis and one Space.
 const CLIENT = { clientID: 'multi-client', clientSecret: 'multi-secret' };
@@ -47,12 +48,12 @@ afterAll(async () => {
 
 async function signInThrough(url: string): Promise<string> {
   const start = await fetch(`${url}/auth/space`, { redirect: 'manual' });
-  const startCookie = start.headers.get('set-cookie')!.split(';')[0]!;
+  const startCookie = cookiesOf(start.headers);
   const approval = await fetch(start.headers.get('location')!, { redirect: 'manual' });
   const back = new URL(approval.headers.get('location')!);
   const callback = await fetch(`${url}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: startCookie } });
   expect(callback.status).toBe(302);
-  return callback.headers.get('set-cookie')!.split(';')[0]!;
+  return cookiesOf(callback.headers);
 }
 
 test('three app processes hammering one session with an expired token make exactly one token request', async () => {

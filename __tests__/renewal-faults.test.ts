@@ -13,6 +13,7 @@ import { kvFor } from '../lib/redis';
 import { memoryKV } from '../lib/redis/memory';
 import { fingerprint, signIn, startTestApp, type TestApp, type TestAppOptions } from './helpers/app';
 import { connectRedis, deleteKeys, REDIS_URL, startOwnRedis, uniquePrefix, type OwnRedis } from './helpers/redis';
+import { cookiesOf } from './helpers/cookies';
 
 // Renewal under faults: one test per item of the "renewal that holds under every fault" issue,
 // on a real Redis (a test-owned redis-server where Redis must stall or stop) and the emulator
@@ -469,12 +470,12 @@ describe('several app processes on one Redis and a rotating Space', () => {
 
   async function signInThrough(url: string): Promise<string> {
     const start = await fetch(`${url}/auth/space`, { redirect: 'manual' });
-    const startCookie = start.headers.get('set-cookie')!.split(';')[0]!;
+    const startCookie = cookiesOf(start.headers);
     const approval = await fetch(start.headers.get('location')!, { redirect: 'manual' });
     const back = new URL(approval.headers.get('location')!);
     const callback = await fetch(`${url}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: startCookie } });
     expect(callback.status).toBe(302);
-    return callback.headers.get('set-cookie')!.split(';')[0]!;
+    return cookiesOf(callback.headers);
   }
 
   const getJSON = async <T>(url: string, cookie?: string): Promise<T> => {

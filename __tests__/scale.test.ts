@@ -6,6 +6,7 @@ import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from './helpers/redis';
 import { startCluster, startSentinel, type TestCluster, type TestSentinel } from './helpers/topologies';
+import { cookiesOf } from './helpers/cookies';
 
 // Many app instances on the Redis setups users really run: ioredis Cluster, ioredis Sentinel,
 // node-redis 5 (single node and createCluster) with connect-redis 9, and ioredis 6. Each
@@ -67,12 +68,12 @@ async function stopWorkers(workers: Worker[]): Promise<void> {
 async function signInThrough(url: string): Promise<string> {
   const start = await fetch(`${url}/auth/space`, { redirect: 'manual' });
   expect(start.status).toBe(302);
-  const startCookie = start.headers.get('set-cookie')!.split(';')[0]!;
+  const startCookie = cookiesOf(start.headers);
   const approval = await fetch(start.headers.get('location')!, { redirect: 'manual' });
   const back = new URL(approval.headers.get('location')!);
   const callback = await fetch(`${url}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: startCookie } });
   expect(callback.status).toBe(302);
-  return callback.headers.get('set-cookie')!.split(';')[0]!;
+  return cookiesOf(callback.headers);
 }
 
 /**

@@ -12,6 +12,7 @@ import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space
 import { signIn, startTestApp, type TestApp } from './helpers/app';
 import { REVOKE_SELF } from './helpers/emulator';
 import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from './helpers/redis';
+import { cookiesOf } from './helpers/cookies';
 
 const CLIENT = { clientID: 'everywhere-client', clientSecret: 'everywhere-secret', redirectURIs: ['*'] };
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
@@ -64,12 +65,12 @@ describe('two browsers, two app processes', () => {
   /** A browser: signs in through one app process, then sends its cookie and User-Agent. */
   async function browser(url: string, agent: string) {
     const start = await fetch(`${url}/auth/space`, { redirect: 'manual', headers: { 'user-agent': agent } });
-    const startCookie = start.headers.get('set-cookie')!.split(';')[0]!;
+    const startCookie = cookiesOf(start.headers);
     const approval = await fetch(start.headers.get('location')!, { redirect: 'manual' });
     const back = new URL(approval.headers.get('location')!);
     const callback = await fetch(`${url}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: startCookie, 'user-agent': agent } });
     expect(callback.status).toBe(302);
-    const cookie = callback.headers.get('set-cookie')!.split(';')[0]!;
+    const cookie = cookiesOf(callback.headers);
     const call = async (at: string, route: string, method = 'GET') => {
       const r = await fetch(`${at}${route}`, { method, headers: { cookie, 'user-agent': agent, accept: 'application/json' } });
       return { status: r.status, body: (await r.json()) as Record<string, unknown> };

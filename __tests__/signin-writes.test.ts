@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn, startTestApp, type TestApp } from './helpers/app';
-import { connectRedis, deleteKeys, uniquePrefix } from './helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from './helpers/redis';
 
 const CLIENT = { clientID: 'writes-client', clientSecret: 'writes-secret-canary-91c2' };
 
@@ -84,5 +84,61 @@ test('a session changed after the login is still written at the end of the reque
   const stored = JSON.parse((await redis.get(key!))!);
   expect(stored.welcomed).toBe(true);
   expect(stored.space.tokens.grant).toEqual(expect.any(String));
+  expect((await agent.get('/me')).status).toBe(200);
+});
+
+test('a browser without a session: the start stores none, and the callback stores the new one without reading or deleting any', async () => {
+  app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix });
+  const startAt = commands.length;
+  const start = await fetch(`${app.url}/auth/space`, { redirect: 'manual' });
+  expect(start.status).toBe(302);
+  // One cookie: the browser's sign-in cookie, a random value for the callback to name its pending sign-ins by.
+  const setCookies = start.headers.getSetCookie();
+  expect(setCookies).toHaveLength(1);
+  expect(setCookies[0]).toMatch(/^space\.signin=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+  const browserCookie = setCookies[0]!.split(';')[0]!;
+  await redis.ping();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const atStart = commands.slice(startAt);
+  expect(atStart.filter((c) => c.some((a) => a.includes(`${prefix}sess:`)))).toEqual([]);
+  // Redis names the browser's set by a hash of the cookie's value, never the value.
+  expect(atStart.flat().join(' ')).not.toContain(browserCookie.split('=')[1]);
+
+  const approval = await fetch(start.headers.get('location')!, { redirect: 'manual' });
+  const back = new URL(approval.headers.get('location')!);
+  const before = commands.length;
+  const callback = await fetch(`${app.url}${back.pathname}${back.search}`, { redirect: 'manual', headers: { cookie: browserCookie } });
+  expect(callback.status).toBe(302);
+  await redis.ping();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const sessionCommands = commands.slice(before).filter((c) => c.some((a) => a.includes(`${prefix}sess:`))).map((c) => c[0]!.toLowerCase());
+  expect(sessionCommands).toEqual(['set']);
+  // Its last pending sign-in done, the browser's sign-in cookie goes; the session cookie comes.
+  const cookies = callback.headers.getSetCookie();
+  expect(cookies.find((c) => c.startsWith('space.signin='))).toMatch(/^space\.signin=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/);
+  const sid = cookies.find((c) => c.startsWith('sid='))!.split(';')[0]!;
+  expect(await keysUnder(redis, `${prefix}space:{p:`)).toEqual([]);
+  const me = await fetch(`${app.url}/me`, { headers: { cookie: sid } });
+  expect(me.status).toBe(200);
+});
+
+test('two tabs of one browser: the sign-in cookie stays while a sign-in is pending, and both complete', async () => {
+  app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix });
+  const agent = app.agent();
+  const first = await agent.get('/auth/space');
+  const second = await agent.get('/auth/space');
+  // The second tab reuses the browser's cookie: one set holds both.
+  expect(await keysUnder(redis, `${prefix}space:{p:`)).toHaveLength(1);
+  const finish = async (start: typeof first) => {
+    const approval = await fetch(new URL(start.headers.location as string), { redirect: 'manual' });
+    const back = new URL(approval.headers.get('location')!);
+    return agent.get(back.pathname + back.search);
+  };
+  const done2 = await finish(second);
+  expect(done2.status).toBe(302);
+  expect(([] as string[]).concat(done2.headers['set-cookie'] ?? []).some((c) => c.startsWith('space.signin='))).toBe(false);
+  const done1 = await finish(first);
+  expect(done1.headers.location).toBe('/me');
+  expect(([] as string[]).concat(done1.headers['set-cookie'] ?? []).find((c) => c.startsWith('space.signin='))).toMatch(/^space\.signin=;/);
   expect((await agent.get('/me')).status).toBe(200);
 });

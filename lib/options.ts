@@ -38,8 +38,14 @@ export interface SpaceStrategyOptions extends SpaceSharedOptions {
   sessionKey?: string;
   /** Pending sign-ins older than this are refused, in milliseconds. Default 10 minutes. */
   stateMaxAge?: number;
-  /** At most this many sign-ins may be pending in one session (the oldest is dropped). Default 10. */
+  /** At most this many sign-ins may be pending in one browser (the oldest is dropped). Default 10. */
   maxPendingSignIns?: number;
+  /**
+   * Name of the cookie that ties a browser's pending sign-ins to it, from the start route to the
+   * callback (a random value, HttpOnly, SameSite=Lax, Path=/, removed when the browser has no
+   * sign-in pending, else gone after `stateMaxAge`). Default `'space.signin'`.
+   */
+  signInCookie?: string;
   /** Pass the request as first argument to the verify callback. Default false. */
   passReqToCallback?: boolean;
   /**
@@ -95,6 +101,7 @@ export interface ResolvedOptions {
   sessionKey: string;
   stateMaxAge: number;
   maxPendingSignIns: number;
+  signInCookie: string;
   passReqToCallback: boolean;
   publicPaths: Array<string | RegExp>;
 }
@@ -102,7 +109,7 @@ export interface ResolvedOptions {
 /** Every option name SpaceStrategy accepts (its own and the shared ones); any other is a TypeError. */
 export const STRATEGY_OPTION_NAMES = [
   'spaceURL', 'clientID', 'clientSecret', 'callbackURL', 'scope', 'accessType', 'requestCredentials', 'profileFields',
-  'timeout', 'skipUserProfile', 'sessionKey', 'stateMaxAge', 'maxPendingSignIns', 'passReqToCallback', 'publicPaths',
+  'timeout', 'skipUserProfile', 'sessionKey', 'stateMaxAge', 'maxPendingSignIns', 'signInCookie', 'passReqToCallback', 'publicPaths',
   ...SHARED_OPTION_NAMES,
 ] as const;
 
@@ -165,6 +172,13 @@ export function resolveOptions(input: unknown): { settings: ResolvedOptions; sha
     throw new TypeError('SpaceStrategy option "publicPaths" must be an array of paths starting with "/" or RegExps, e.g. ["/", "/healthz", "/static/"]');
   }
   localPath(OWNER, 'signInPath', o.signInPath);
+  const signInCookie = o.signInCookie === undefined ? 'space.signin' : need(o.signInCookie, 'signInCookie', '"space.signin"');
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(signInCookie)) {
+    throw new TypeError(`SpaceStrategy option "signInCookie" must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(signInCookie)}`);
+  }
+  if (signInCookie === (o.cookieName ?? 'connect.sid')) {
+    throw new TypeError(`SpaceStrategy options "signInCookie" and "cookieName" (the session cookie) must differ, both are ${JSON.stringify(signInCookie)}`);
+  }
 
   const settings: ResolvedOptions = {
     spaceURL,
@@ -181,6 +195,7 @@ export function resolveOptions(input: unknown): { settings: ResolvedOptions; sha
     // Both become Redis PX values: integers.
     stateMaxAge: number(OWNER, 'stateMaxAge', o.stateMaxAge, { min: 1000, integer: true }) ?? 10 * 60_000,
     maxPendingSignIns: number(OWNER, 'maxPendingSignIns', o.maxPendingSignIns, { min: 1, max: 100, integer: true }) ?? 10,
+    signInCookie,
     passReqToCallback: o.passReqToCallback === true,
     publicPaths: publicPaths as Array<string | RegExp>,
   };

@@ -1,16 +1,23 @@
 import { randomBytes } from 'node:crypto';
+import type { Request, Response } from 'express';
 import { fingerprint, type Keys } from './keys';
 import type { KV } from './redis';
-import { ADD_PENDING, DRAIN_PENDING, TAKE_PENDING } from './redis/scripts';
+import { ADD_PENDING, TAKE_PENDING } from './redis/scripts';
 import { isSealed, seal, unseal } from './seal';
 import { isRecord } from './validate';
 
 /**
  * Pending sign-ins: what the callback needs to finish a sign-in this browser started (the PKCE
  * verifier, the exact redirect_uri, where to land). They are written to Redis, keyed by the
- * session and the state, *before* the browser is sent to Space — not left to express-session's
+ * browser and the state, *before* the browser is sent to Space — not left to express-session's
  * save at the end of the request, where parallel tabs would overwrite each other (last writer
- * wins). Bounded in number per session and in age.
+ * wins). Bounded in number per browser and in age.
+ *
+ * The browser is named by a cookie of its own (`signInCookie`, a random 256-bit value, HttpOnly,
+ * SameSite=Lax, living `stateMaxAge`), not by the session: starting a sign-in stores no session,
+ * and the callback of a browser that had none is answered without reading or deleting one.
+ * Redis holds a hash of the value, never the value; the set outlives Passport's new session id
+ * at login, so other tabs still on their way back from Space complete too.
  */
 export interface PendingSignIn {
   /** PKCE code verifier (RFC 7636 §4.1): 32 random bytes, base64url. */
@@ -31,6 +38,29 @@ export function randomToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
+/** The value of this request's sign-in cookie, when it has a well-formed one. */
+export function browserOf(req: Request, name: string): string | undefined {
+  const header = req.headers.cookie;
+  if (typeof header !== 'string') return undefined;
+  const at = header.indexOf(`${name}=`);
+  if (at < 0) return undefined;
+  // The name must start the header or follow "; " (not be the tail of another cookie's name).
+  for (let i = at; i >= 0; i = header.indexOf(`${name}=`, i + 1)) {
+    if (i > 0 && header[i - 1] !== ' ' && header[i - 1] !== ';') continue;
+    const end = header.indexOf(';', i);
+    const value = header.slice(i + name.length + 1, end < 0 ? undefined : end).trim();
+    return STATE_PATTERN.test(value) ? value : undefined;
+  }
+  return undefined;
+}
+
+/** Sets (or, with `maxAge` 0, removes) the sign-in cookie on this answer. */
+export function setBrowserCookie(req: Request, res: Response, name: string, value: string, maxAge: number): void {
+  const options = { httpOnly: true, sameSite: 'lax' as const, secure: req.secure, path: '/' };
+  if (maxAge > 0) res.cookie(name, value, { ...options, maxAge });
+  else res.clearCookie(name, options);
+}
+
 export type TakeResult =
   | { ok: true; signIn: PendingSignIn; remaining: number }
   | { ok: false; reason: 'missing' | 'malformed' | 'unknown' | 'expired' };
@@ -48,29 +78,29 @@ function parse(value: string): PendingSignIn | undefined {
 export class PendingStore {
   constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], private readonly settings: { max: number; maxAge: number }) {}
 
-  /** The set of a session, named by a hash of its id (never the id itself). */
-  private set(sessionID: string): string {
-    return this.keys.pending(fingerprint(sessionID));
+  /** The set of a browser (or, for sign-ins 0.1 started, a session), named by a hash of its id (never the id itself). */
+  private set(browser: string): string {
+    return this.keys.pending(fingerprint(browser));
   }
 
-  private encode(sessionID: string, field: string, signIn: PendingSignIn): string {
+  private encode(browser: string, field: string, signIn: PendingSignIn): string {
     const json = JSON.stringify(signIn);
-    const body = this.encryption.length ? seal(this.encryption, json, `pending:${this.set(sessionID)}:${field}`) : json;
+    const body = this.encryption.length ? seal(this.encryption, json, `pending:${this.set(browser)}:${field}`) : json;
     return `${signIn.createdAt}|${body}`;
   }
 
-  private decode(sessionID: string, field: string, value: string): PendingSignIn | undefined {
+  private decode(browser: string, field: string, value: string): PendingSignIn | undefined {
     const body = value.slice(value.indexOf('|') + 1);
     if (!isSealed(body)) return this.encryption.length ? undefined : parse(body);
-    const plain = unseal(this.encryption, body, `pending:${this.set(sessionID)}:${field}`);
+    const plain = unseal(this.encryption, body, `pending:${this.set(browser)}:${field}`);
     return plain === undefined ? undefined : parse(plain);
   }
 
   /** Stores a pending sign-in and returns its state. */
-  async add(sessionID: string, signIn: PendingSignIn): Promise<string> {
+  async add(browser: string, signIn: PendingSignIn): Promise<string> {
     const state = randomToken();
     const field = fingerprint(state);
-    await this.kv.run(ADD_PENDING, [this.set(sessionID)], [field, this.encode(sessionID, field, signIn), this.settings.max, this.settings.maxAge]);
+    await this.kv.run(ADD_PENDING, [this.set(browser)], [field, this.encode(browser, field, signIn), this.settings.max, this.settings.maxAge]);
     return state;
   }
 
@@ -78,27 +108,16 @@ export class PendingStore {
    * Removes and returns the pending sign-in for `state`. It is removed before any token
    * request, so a replayed or failed callback can never be used again (RFC 9700 §4.2.4).
    */
-  async take(sessionID: string, state: unknown, now: number): Promise<TakeResult> {
+  async take(browser: string | undefined, state: unknown, now: number): Promise<TakeResult> {
     if (state === undefined || state === '') return { ok: false, reason: 'missing' };
     if (typeof state !== 'string' || !STATE_PATTERN.test(state)) return { ok: false, reason: 'malformed' };
+    // No sign-in cookie (cookies blocked, another host name, or a forged link): nothing to ask Redis.
+    if (browser === undefined) return { ok: false, reason: 'unknown' };
     const field = fingerprint(state);
-    const answer = await this.kv.run(TAKE_PENDING, [this.set(sessionID)], [field]) as [string, number];
-    const signIn = answer[0] ? this.decode(sessionID, field, answer[0]) : undefined;
+    const answer = await this.kv.run(TAKE_PENDING, [this.set(browser)], [field]) as [string, number];
+    const signIn = answer[0] ? this.decode(browser, field, answer[0]) : undefined;
     if (!signIn) return { ok: false, reason: 'unknown' };
     if (now - signIn.createdAt > this.settings.maxAge) return { ok: false, reason: 'expired' };
     return { ok: true, signIn, remaining: Number(answer[1]) };
-  }
-
-  /**
-   * Moves the other pending sign-ins of a session to its new id (Passport gives the session a
-   * new id at login), so tabs still on their way back from Space complete too.
-   */
-  async move(fromID: string, toID: string): Promise<void> {
-    const flat = await this.kv.run(DRAIN_PENDING, [this.set(fromID)], []) as string[];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const signIn = this.decode(fromID, flat[i]!, flat[i + 1]!);
-      if (!signIn) continue;
-      await this.kv.run(ADD_PENDING, [this.set(toID)], [flat[i]!, this.encode(toID, flat[i]!, signIn), this.settings.max, this.settings.maxAge]);
-    }
   }
 }

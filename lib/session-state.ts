@@ -46,6 +46,7 @@ type Session = Record<string, unknown> & {
   cookie?: { maxAge?: number | null; originalMaxAge?: number | null };
   save?: (cb: (err?: unknown) => void) => void;
   destroy?: (cb: (err?: unknown) => void) => void;
+  regenerate?: unknown;
 };
 
 /** `req.session` without depending on express-session's type augmentation. */
@@ -179,8 +180,13 @@ export class SessionState {
    * the old session and Passport is asked to carry them over (`keepSessionInfo`), with nothing
    * else of the old session and not its cookie: so the new session is stored once, with the
    * tokens in it, before Passport answers — not at the end of the request.
+   *
+   * `onNewSession` runs once the new session exists, while Passport stores it: what the
+   * sign-in writes besides the session goes out in the same round trip to Redis. A session the
+   * browser never sent (made in this request, nothing in it) is not in the store: it is
+   * replaced without the store's `destroy` (a DEL of a key that cannot exist).
    */
-  carryThroughLogIn(req: Request, tokens: StoredTokenSet, returnTo: string | undefined, onLoggedIn: (oldID: string, err?: unknown) => Promise<void> | void): void {
+  carryThroughLogIn(req: Request, tokens: StoredTokenSet, returnTo: string | undefined, onLoggedIn: (err?: unknown) => Promise<void> | void, onNewSession?: () => void): void {
     const original = req.logIn;
     const write = (session: Session) => this.write(session, tokens);
     const wrapped = function logIn(this: Request, user: Express.User, optionsOrDone: unknown, maybeDone?: (err?: unknown) => void): void {
@@ -190,6 +196,7 @@ export class SessionState {
       const session = sessionOf(req);
       const oldID = (req as unknown as { sessionID?: string }).sessionID ?? '';
       if (session && options.session !== false) {
+        hookRegenerate(req, session, isBlankSession(session) && !sentByBrowser(req, oldID), onNewSession);
         if (!options.keepSessionInfo) {
           for (const name of Object.keys(session)) if (name !== 'cookie') delete session[name];
         }
@@ -204,11 +211,54 @@ export class SessionState {
       original.call(req, user, options as never, (err?: unknown) => {
         if (session && cookie && !('cookie' in session)) session.cookie = cookie;
         if (!err) skipUnchangedSave(sessionOf(req));
-        Promise.resolve(onLoggedIn(oldID, err)).then(() => done(err), (e: unknown) => done(e));
+        Promise.resolve(onLoggedIn(err)).then(() => done(err), (e: unknown) => done(e));
       });
     };
     req.login = req.logIn = wrapped as typeof req.logIn;
   }
+}
+
+/**
+ * True when this request's cookies carry the session id (express-session's cookie is
+ * `s:<id>.<signature>`, URL-encoded): only then can the store hold a session under it. An id
+ * express-session made in this request (no cookie, or one the store did not know) was never
+ * stored.
+ */
+function sentByBrowser(req: Request, id: string): boolean {
+  const header = req.headers.cookie;
+  if (!id || typeof header !== 'string') return false;
+  return header.includes(id) || header.includes(encodeURIComponent(id));
+}
+
+type Regenerate = (cb: (err?: unknown) => void) => unknown;
+
+/**
+ * For Passport's next `regenerate` of this session: `onNewSession` runs as soon as the new
+ * session exists; a session that was never stored (`unstored`) is replaced without the store's
+ * `destroy`, which is all express-session's `regenerate` adds to making a new session.
+ */
+function hookRegenerate(req: Request, session: Session, unstored: boolean, onNewSession: (() => void) | undefined): void {
+  const regenerate = session.regenerate as Regenerate | undefined;
+  const store = (req as unknown as { sessionStore?: { generate?: (r: Request) => void } }).sessionStore;
+  if (typeof regenerate !== 'function') return;
+  // Not enumerable: Passport's keepSessionInfo copies enumerable keys only.
+  Object.defineProperty(session, 'regenerate', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function regenerateOnce(this: Session, cb: (err?: unknown) => void) {
+      delete (this as Record<string, unknown>).regenerate;
+      const made = (err?: unknown): void => {
+        if (!err) onNewSession?.();
+        cb(err);
+      };
+      if (unstored && typeof store?.generate === 'function') {
+        store.generate(req);
+        return made();
+      }
+      return regenerate.call(this, made);
+    },
+  });
 }
 
 /** A reference to a sign-in's record: bookkeeping only, no tokens, not sealed. */

@@ -3,12 +3,12 @@ import type { Request } from 'express';
 import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError, isRedisOutage } from './errors';
 import { explainOffline } from './events';
 import { fingerprint } from './keys';
-import { randomToken, type PendingSignIn } from './pending';
+import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
 import type { SpaceProfile } from './profile';
 import { answerSignInFailed, answerUnavailable } from './respond';
 import { safeReturnTo } from './return-to';
 import { noteSignIn, recordSignIn } from './sessions';
-import { isBlankSession, saveSession, sessionOf } from './session-state';
+import { sessionOf } from './session-state';
 import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from './strategy';
 import type { StoredTokenSet } from './token-set';
 import type { SpaceVerified } from './options';
@@ -38,9 +38,7 @@ export async function startSignIn(strategy: SpaceStrategy, req: Request, options
 
 /** Records a pending sign-in and returns the `/oauth/auth` URL; see {@link SpaceStrategy.createSignInURL}. */
 export async function createSignInURL(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<string> {
-  const session = sessionOf(req);
-  const sessionID = (req as unknown as { sessionID?: string }).sessionID;
-  if (!session || !sessionID) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
+  if (!sessionOf(req)) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
   const settings = strategy.settings;
   const redirectURI = strategy.redirectURI(req);
   const verifier = randomToken();
@@ -49,14 +47,11 @@ export async function createSignInURL(strategy: SpaceStrategy, req: Request, opt
   const signIn: PendingSignIn = { verifier, redirectURI, scope, createdAt: Date.now() };
   const returnTo = safeReturnTo(options.returnTo ?? (req.query as Record<string, unknown>).returnTo);
   if (returnTo) signIn.returnTo = returnTo;
-  const state = await strategy.runtime.pending.add(sessionID, signIn);
-  if (isBlankSession(session)) {
-    // A session made only for this sign-in: it lives about as long as the sign-in may take,
-    // and must exist (with its cookie) before the browser comes back.
-    if (session.cookie) session.cookie.maxAge = settings.stateMaxAge;
-    session[settings.sessionKey] = {};
-    await saveSession(req);
-  }
+  // The browser's pending sign-ins are named by a cookie of its own (pending.ts): no session is
+  // stored for a sign-in that has not happened yet.
+  const browser = browserOf(req, settings.signInCookie) ?? randomToken();
+  const state = await strategy.runtime.pending.add(browser, signIn);
+  setBrowserCookie(req, req.res!, settings.signInCookie, browser, settings.stateMaxAge);
   // One query string, built once (each `url.searchParams.set` re-serializes the whole URL).
   const query = new URLSearchParams(strategy.authorizationParams(options));
   query.set('response_type', 'code');
@@ -100,10 +95,10 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     }
   }
   const session = sessionOf(req)!;
-  const sessionID = (req as unknown as { sessionID: string }).sessionID;
+  const browser = browserOf(req, settings.signInCookie);
   let taken;
   try {
-    taken = await runtime.pending.take(sessionID, query.state, Date.now());
+    taken = await runtime.pending.take(browser, query.state, Date.now());
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
     return answerUnavailable(req, res, 'store');
@@ -116,6 +111,8 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     return fail(stateChallenge(taken.reason), 403, `state_${taken.reason}`);
   }
   const { signIn, remaining } = taken;
+  // The browser's last pending sign-in: its cookie goes (it named nothing else).
+  if (remaining === 0) setBrowserCookie(req, res, settings.signInCookie, '', 0);
 
   if (query.error !== undefined) {
     // The state matched, so this error really comes from the sign-in this browser started.
@@ -160,19 +157,24 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
     const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
     if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
-    runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (oldID, loginErr) => {
-      if (loginErr) return;
+    // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
+    // stores the new session (one round trip to Redis for the three), awaited before the answer.
+    let writes: Promise<unknown> | undefined;
+    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(strategy, req, stored, profile.id), noteSignIn(strategy, req, stored, profile.id)]));
+    runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (loginErr) => {
+      if (loginErr) {
+        // The session was not stored: a record written for it is ended, not left to be listed.
+        if (writes) writes.then(() => runtime.end(stored.grant, req)).catch(() => undefined);
+        return;
+      }
       // The session now names this sign-in; its tokens are in its record, written before the
       // answer (a Redis failure here is a 503 from spaceErrorHandler, and the session is useless).
-      await recordSignIn(strategy, req, stored, profile.id);
-      const newID = (req as unknown as { sessionID: string }).sessionID;
-      if (remaining > 0 && newID !== oldID) await runtime.pending.move(oldID, newID).catch(() => undefined);
+      await writeSignIn();
       // Nothing of a previous user survives: their sign-in ends here and at Space.
       if (previousGrant && previousGrant !== stored.grant) await endPrevious(strategy, req, previousGrant, previous);
-      await noteSignIn(strategy, req, stored, profile.id);
       runtime.remember(stored);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
-    });
+    }, () => { writeSignIn().catch(() => undefined); });
     if (!gate) return strategy.success(user, authInfo);
     // Gate mode: nothing after this middleware handles the callback path, so land the
     // user on the page first asked for here.

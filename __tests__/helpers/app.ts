@@ -109,6 +109,11 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     });
   }
 
+  // A page that writes the session of a visitor who has not signed in.
+  app.get('/visit', (req, res) => {
+    (req.session as unknown as Record<string, unknown>).visited = true;
+    res.status(204).end();
+  });
   app.get('/auth/space', authenticator.authenticate('space'));
   app.get('/auth/space/callback',
     authenticator.authenticate('space', { failureRedirect: '/signin-failed', failureMessage: true }),

@@ -125,17 +125,6 @@ return { v or '', redis.call('HLEN', KEYS[1]) }`,
   },
 };
 
-/** Removes and returns every pending sign-in of a set (flat field/value list). KEYS: set. */
-export const DRAIN_PENDING: Script = {
-  name: 'drain pending sign-ins',
-  lua: `local all = redis.call('HGETALL', KEYS[1]) redis.call('DEL', KEYS[1]) return all`,
-  local(kv, [set]) {
-    const hash = kv.hash(set!);
-    kv.del(set!);
-    return hash ? [...hash.entries()].flat() : [];
-  },
-};
-
 /**
  * Stores a value for `ttl` ms and releases the lock if it is still ours, in one step.
  * KEYS: value, lock. ARGV: value, ttl (ms), lock token.

@@ -17,9 +17,10 @@ function agentFor(url) {
   return agent;
 }
 
+/** The Cookie header a browser would send after this answer: what it set, minus what it removed. */
 function cookieOf(res) {
-  const set = res.headers['set-cookie'];
-  return set && set.length ? set[0].split(';')[0] : null;
+  const set = (res.headers['set-cookie'] || []).map((c) => c.split(';')[0]).filter((c) => !c.endsWith('='));
+  return set.length ? set.join('; ') : null;
 }
 
 /** One GET; resolves { status, headers, body, ms, end } and never rejects (errors are status 0). */
@@ -51,6 +52,8 @@ function summarize(results, started, finished) {
   return {
     count: results.length,
     ok: ok.length,
+    // Answers of a signed-in session (every app's /me answers `{"user":{...}}` then).
+    signedIn: ok.filter((r) => typeof r.body === 'string' && r.body.startsWith('{"user":{')).length,
     statuses,
     firstError: (results.find((r) => r.status !== 200) || {}).error,
     wallMs: finished - started,

@@ -142,6 +142,7 @@ async function main() {
   for (const kind of Object.keys(apps)) {
     const check = await L('get', { base: apps[kind].base, cookies: [cookie[kind]], concurrency: 1, count: 1 });
     if (check.ok !== 1) throw new Error(`${kind} /me answered ${JSON.stringify(check.statuses)}`);
+    if (!check.signedIn) throw new Error(`${kind} /me answered for a signed-out session: the bench's cookie does not sign in`);
     // Warm-up: JIT, connection pools.
     if (!signInOnly) await L('get', { base: apps[kind].base, cookies: [cookie[kind]], concurrency: CFG.concurrency, count: 2000 });
   }

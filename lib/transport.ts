@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 /**
@@ -60,6 +60,19 @@ export interface SendOptions {
   stop: (listener: (reason: Error) => void) => void;
 }
 
+const targets = new WeakMap<URL, { protocol: string; hostname: string; port: string; path: string }>();
+
+/** What node:http needs of a URL, read once per URL object (Node's own conversion reads every part, every call). */
+function requestTarget(url: URL, method: string, headers: Record<string, string | number>, agent: HttpAgent): RequestOptions {
+  let target = targets.get(url);
+  if (!target) {
+    const host = url.hostname;
+    target = { protocol: url.protocol, hostname: host.startsWith('[') ? host.slice(1, -1) : host, port: url.port, path: `${url.pathname}${url.search}` };
+    targets.set(url, target);
+  }
+  return { protocol: target.protocol, hostname: target.hostname, port: target.port, path: target.path, method, headers, agent };
+}
+
 /**
  * One request, body read in full (up to `maxBytes`). Redirects are never followed: a 3xx is an
  * answer like any other. A request on a reused pooled socket that the server had just closed
@@ -79,7 +92,7 @@ export function send(options: SendOptions, retried = false): Promise<RawAnswer> 
       if (err) reject(err);
       else resolve(value!);
     };
-    const req = request(url, { method: options.method, headers, agent: options.agent }, (res: IncomingMessage) => {
+    const req = request(requestTarget(url, options.method, headers, options.agent), (res: IncomingMessage) => {
       answered = true;
       const status = res.statusCode ?? 0;
       const answerHeaders = new AnswerHeaders(res.headers);

@@ -53,27 +53,39 @@ export interface KV {
 }
 
 /** Runs one Redis call with a deadline, whatever the client's own settings. */
-export async function withDeadline<T>(ms: number, what: string, run: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let late = false;
-  const call = run();
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late = true;
+export function withDeadline<T>(ms: number, what: string, run: () => Promise<T>, onLate?: (value: T) => void): Promise<T> {
+  // One promise and one timer per command (no race of two promises): this runs for every
+  // command the library sends.
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const fail = (err: unknown): void => {
+      reject(err instanceof RedisUnavailableError ? err : new RedisUnavailableError(`Redis failed ${what}: ${scrubbedMessage(err)}`));
+    };
+    const timer = setTimeout(() => {
+      settled = true;
       reject(new RedisUnavailableError(`Redis did not answer ${what} within ${ms} ms`));
     }, ms);
+    let call: Promise<T>;
+    try {
+      call = run();
+    } catch (err) {
+      clearTimeout(timer);
+      return fail(err);
+    }
+    call.then((value) => {
+      // A command we gave up on may still run once Redis wakes up (a stalled server answers
+      // later): let the caller undo it then, e.g. release a lock nobody is waiting for.
+      if (settled) return onLate?.(value);
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    }, (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fail(err);
+    });
   });
-  // A command we gave up on may still run once Redis wakes up (a stalled server answers
-  // later): let the caller undo it then, e.g. release a lock nobody is waiting for.
-  if (onLate) call.then((value) => { if (late) onLate(value); }, () => undefined);
-  try {
-    return await Promise.race([call, deadline]);
-  } catch (err) {
-    if (err instanceof RedisUnavailableError) throw err;
-    throw new RedisUnavailableError(`Redis failed ${what}: ${scrubbedMessage(err)}`);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** `TIME`'s answer (seconds, microseconds) as epoch ms. */

@@ -8,7 +8,7 @@
 //   BENCH_SCALE=0.1               scales the memory counts (10,000 sign-ins/renewals at 1)
 //   BENCH_ROUNDS, BENCH_CONCURRENCY, BENCH_RESULTS (path, or "-" to only print)
 'use strict';
-const { fork } = require('node:child_process');
+const { execFileSync, fork } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -42,12 +42,35 @@ const CFG = {
 const prefix = `pjs-bench:${randomBytes(6).toString('hex')}:`;
 const children = new Set();
 
-function start(file, env = {}, execArgv = []) {
+/**
+ * BENCH_PIN (on by default with 2 or more cores and taskset): every app process runs on the last
+ * core alone, the orchestrator, the load generator and the emulator on the others, so the app's
+ * CPU time is not stretched by sharing its core with the processes that drive it. "0" turns it off.
+ */
+const pinned = process.env.BENCH_PIN !== '0' && os.cpus().length >= 2 && (() => {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const APP_CORE = String(os.cpus().length - 1);
+const OTHER_CORES = `0-${os.cpus().length - 2}`;
+function pin(pid, cores) {
+  // -a: every thread the process has; threads it makes later inherit from them.
+  if (pinned) execFileSync('taskset', ['-a', '-cp', cores, String(pid)], { stdio: 'ignore' });
+}
+pin(process.pid, OTHER_CORES);
+
+function start(file, env = {}, execArgv = [], pinApp = true) {
   const child = fork(path.join(__dirname, file), [], {
     env: { ...process.env, BENCH_PREFIX: prefix, ...env },
     execArgv,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const cores = !file.startsWith('app-') ? OTHER_CORES : pinApp ? APP_CORE : `0-${APP_CORE}`;
+  pin(child.pid, cores);
   children.add(child);
   child.on('exit', () => children.delete(child));
   const call = client(child);
@@ -58,6 +81,8 @@ function start(file, env = {}, execArgv = []) {
       if (!msg || !msg.ready) return;
       child.off('message', onReady);
       child.off('exit', onExit);
+      // Again once it is up: threads started while it booted.
+      pin(child.pid, cores);
       resolve({ child, call, info: msg });
     });
   });
@@ -74,8 +99,8 @@ function profiled(kind) {
 }
 let profileRound = 0;
 
-async function startApp(kind, spaceURL, env = {}) {
-  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL, ...env }, ['--expose-gc']);
+async function startApp(kind, spaceURL, env = {}, pinApp = true) {
+  const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL, ...env }, ['--expose-gc'], pinApp);
   app.kind = kind;
   app.base = `http://127.0.0.1:${app.info.port}`;
   return app;
@@ -215,7 +240,8 @@ async function main() {
   const renew = {};
   for (const kind of ['handwritten', 'library']) {
     const group = [];
-    for (let i = 0; i < CFG.crossProcesses; i++) group.push(await startApp(kind, short));
+    // Several app processes of one app: they share every core, as they would on a 2-core host.
+    for (let i = 0; i < CFG.crossProcesses; i++) group.push(await startApp(kind, short, {}, false));
     renew[kind] = group;
   }
   log('renewal bursts');
@@ -314,7 +340,8 @@ async function main() {
 function machine() {
   const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
   const model = (/^model name\s*:\s*(.*)$/m.exec(cpuinfo) || [])[1] || os.cpus()[0]?.model || 'unknown';
-  let nproc = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+  // The machine's cores, not this process's (it is pinned to some of them).
+  const nproc = os.cpus().length;
   return { nproc, model, node: process.version, date: new Date().toISOString(), loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' ') };
 }
 
@@ -330,7 +357,10 @@ function report(out) {
   };
   lines.push('# Benchmark results', '');
   lines.push(`${m.date.slice(0, 16).replace('T', ' ')} UTC, ${cfg.mode} run (${fmt(out.seconds)} s). Machine: ${m.nproc} cores, ${m.model}, Node ${m.node}, load average at the end ${m.loadavg}.`);
-  lines.push('Every process (apps, emulator, load generator, Redis) on this machine; it is shared, so absolute figures are noisy: compare the ratios within one run.', '');
+  lines.push('Every process (apps, emulator, load generator, Redis) on this machine; it is shared, so absolute figures are noisy: compare the ratios within one run.');
+  lines.push(pinned
+    ? `Each measured app process pinned to core ${APP_CORE} (the cross-process burst's three share every core), the load generator, the emulator and the orchestrator to core(s) ${OTHER_CORES} (BENCH_PIN; Redis is not pinned).`
+    : 'No process pinned to a core (BENCH_PIN=0, one core, or no taskset).', '');
 
   lines.push(`## Signed-in GET /me with a fresh token`, '', `Median of ${cfg.rounds} interleaved rounds of ${fmt(cfg.freshCount)} requests at concurrency ${cfg.concurrency}; CPU is the app process's user + system time per request it served.`, '');
   table(['app', 'app CPU µs/request', 'req/s', 'p99 ms', 'Redis commands/request', 'CPU ÷ (a)', 'req/s ÷ (a)'], Object.keys(fresh).map((k) => [

@@ -142,3 +142,37 @@ test('two tabs of one browser: the sign-in cookie stays while a sign-in is pendi
   expect(([] as string[]).concat(done1.headers['set-cookie'] ?? []).find((c) => c.startsWith('space.signin='))).toMatch(/^space\.signin=;/);
   expect((await agent.get('/me')).status).toBe(200);
 });
+
+test('an app that stores every visitor\'s session (saveUninitialized): the blank session the browser sent is deleted at login', async () => {
+  app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix, saveUninitialized: true });
+  const agent = app.agent();
+  const visit = await agent.get('/me');
+  const anonymousKey = app.sessionKeyFromCookie(visit.headers['set-cookie']);
+  expect(anonymousKey).toBeDefined();
+  expect(await redis.exists(anonymousKey!)).toBe(1);
+  const { callback } = await signIn(agent);
+  const signedInKey = app.sessionKeyFromCookie(callback.headers['set-cookie']);
+  expect(signedInKey).toBeDefined();
+  expect(signedInKey).not.toBe(anonymousKey);
+  expect(await redis.exists(anonymousKey!)).toBe(0);
+  expect((await agent.get('/me')).status).toBe(200);
+});
+
+test('a flood of forged callbacks without the sign-in cookie: each refused, no token request, nothing asked of Redis', async () => {
+  app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix });
+  const tokenRequests = space.requests.filter((r) => r.path === '/oauth/token').length;
+  const before = commands.length;
+  const random = () => Buffer.from(Array.from({ length: 32 }, () => Math.floor(Math.random() * 256))).toString('base64url');
+  const statuses = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    const query = i % 4 === 0 ? `code=${random()}` : `code=${random()}&state=${random()}`;
+    const res = await fetch(`${app.url}/auth/space/callback?${query}`, { redirect: 'manual' });
+    return `${res.status} ${res.headers.get('location')}`;
+  }));
+  // The test app sends refused callbacks to its failure page.
+  expect(new Set(statuses)).toEqual(new Set(['302 /signin-failed']));
+  await redis.ping();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(space.requests.filter((r) => r.path === '/oauth/token').length).toBe(tokenRequests);
+  // express-session stores the failure message of each (the test app asks for failureMessage); the library asks Redis nothing.
+  expect(commands.slice(before).filter((c) => c.some((a) => a.includes(`${prefix}space:`)))).toEqual([]);
+});

@@ -28,6 +28,8 @@ export interface TestAppOptions {
   refresh?: Omit<SpaceTokenRefreshOptions, 'strategy' | 'redis'> & { redis?: SpaceTokenRefreshOptions['redis'] | 'none' };
   /** Logs every error (the whole object, as apps do) before answering it. */
   logErrors?: boolean;
+  /** express-session's `saveUninitialized` (default false, as the README has it). */
+  saveUninitialized?: boolean;
 }
 
 /** A short, non-secret fingerprint of a token, for comparing what handlers saw. */
@@ -78,7 +80,7 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     secret: SESSION_SECRET,
     name: 'sid',
     resave: false,
-    saveUninitialized: false,
+    saveUninitialized: options.saveUninitialized ?? false,
     cookie: { httpOnly: true, sameSite: 'lax' },
   }));
   app.use(authenticator.initialize());

@@ -16,6 +16,7 @@ const { randomBytes } = require('node:crypto');
 const Redis = require('ioredis');
 const { REDIS_URL, client } = require('./common');
 const { clusterPhase } = require('./cluster');
+const { shares } = require('./shares');
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 // BENCH_ONLY=requests: the fresh-token GET and sign-in rounds only (to iterate on CPU figures).
@@ -98,6 +99,8 @@ function profiled(kind) {
   return !!process.env.BENCH_PROF && (process.env.BENCH_PROF_APPS || 'library').split(',').includes(kind);
 }
 let profileRound = 0;
+/** The profiles this run wrote, for bench/shares.js. */
+const profiles = [];
 
 async function startApp(kind, spaceURL, env = {}, pinApp = true) {
   const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL, ...env }, ['--expose-gc'], pinApp);
@@ -134,8 +137,11 @@ async function measured(app, fn, phase) {
   const prof = phase && profiled(app.kind);
   if (prof) await app.call('profile', { start: true });
   const result = await fn();
-  if (prof) await app.call('profile', { file: path.join(process.env.BENCH_PROF, `${app.kind}-${phase}-${profileRound++}.cpuprofile`) });
+  const file = prof && path.join(process.env.BENCH_PROF, `${app.kind}-${phase}-${profileRound++}.cpuprofile`);
+  if (prof) await app.call('profile', { file });
   const after = await app.call('stats', {});
+  // What the phase served: sign-ins completed, else requests.
+  if (prof) profiles.push({ file, kind: app.kind, phase, units: typeof result?.ok === 'number' && phase !== 'fresh' ? result.ok : after.served - before.served });
   return {
     result,
     cpuMicros: after.cpuMicros - before.cpuMicros,
@@ -226,6 +232,7 @@ async function main() {
   out.signIn.totalRatios = signIns.library.map((x, r) => x.cpuMsTotal / signIns.handwritten[r].cpuMsTotal);
   await Promise.all(Object.values(apps).map(stop));
   await emu.call('reset', { which: 'long' });
+  if (process.env.BENCH_PROF) out.shares = shares(profiles);
   if (requestsOnly) {
     out.seconds = (Date.now() - t0) / 1000;
     await load.call('close').catch(() => {});
@@ -371,6 +378,13 @@ function report(out) {
   lines.push(`## Sign-in callback (code exchange + profile)`, '', `Median of ${cfg.rounds} interleaved rounds of ${cfg.signInCount} browser-less sign-ins at concurrency ${cfg.signInConcurrency}: first all the starts (GET /auth/space, the emulator's auto-approval), then all the callbacks, the app's CPU measured over each half. "callback" is the app's CPU over the callbacks per completed sign-in; "whole sign-in" adds the start request.`, '');
   table(['app', 'callback: app CPU ms/sign-in', 'callbacks/s', 'callback: Redis commands', 'whole sign-in: app CPU ms'], ['handwritten', 'library'].map((k) => [NAMES[k], fmt(signIn[k].cpuMs, 3), fmt(signIn[k].perSec), fmt(signIn[k].redis, 1), fmt(signIn[k].cpuMsTotal, 3)]));
   lines.push(`Callback CPU, (c) ÷ (b): **${ratio(signIn.ratios)}** (median of per-round ratios [range]; target ≤ 0.75). Whole sign-in: ${ratio(signIn.totalRatios)}.`, '');
+
+  if (out.shares?.length) {
+    lines.push('## Where the app\'s CPU goes (BENCH_PROF)', '', 'From the CPU profile of each measured phase: the share of the app process\'s CPU spent in its sign-in code (for (c) this library\'s `dist/`; for (b) passport-oauth2, node-oauth, passport-oauth2-refresh and the app\'s own file), the rest being what every app runs (Express, express-session, Passport, ioredis, connect-redis, Node\'s HTTP, the sockets\' system calls, GC). Profiling slows the app, so the µs are the profiled run\'s; the share moves far less with the machine than CPU per request does. Median over rounds [range].', '');
+    const phaseNames = { fresh: 'signed-in GET, fresh token', start: 'sign-in start', callback: 'sign-in callback' };
+    table(['app', 'phase', 'rounds', 'sign-in code: share of app CPU', 'sign-in code µs per request', 'all app CPU µs per request (profiled)'],
+      out.shares.filter((r) => r.kind !== 'baseline').map((r) => [NAMES[r.kind], phaseNames[r.phase] || r.phase, r.rounds, `${fmt(r.share * 100, 2)}% [${fmt(r.low * 100, 2)}–${fmt(r.high * 100, 2)}]`, fmt(r.ownMicros, 1), fmt(r.totalMicros)]));
+  }
 
   if (!burst) return lines.join('\n');
   lines.push(`## Renewal burst: ${cfg.burst} concurrent requests of one session with an expired token`, '', `One app process; token requests counted at the emulator; ${cfg.burstRounds} round(s), the median shown. "single" is one request of an expired session alone (median of ${cfg.singles}).`, '');

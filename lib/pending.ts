@@ -54,11 +54,16 @@ export function browserOf(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-/** Sets (or, with `maxAge` 0, removes) the sign-in cookie on this answer. */
+/**
+ * Sets (or, with `maxAge` 0, removes) the sign-in cookie on this answer: `Max-Age`, `Path=/`,
+ * `Expires`, `HttpOnly`, `Secure` on HTTPS requests, `SameSite=Lax` (a top-level navigation back
+ * from Space must carry it). Written as one header line, as Express's `res.cookie` would.
+ */
 export function setBrowserCookie(req: Request, res: Response, name: string, value: string, maxAge: number): void {
-  const options = { httpOnly: true, sameSite: 'lax' as const, secure: req.secure, path: '/' };
-  if (maxAge > 0) res.cookie(name, value, { ...options, maxAge });
-  else res.clearCookie(name, options);
+  const flags = req.secure ? '; HttpOnly; Secure; SameSite=Lax' : '; HttpOnly; SameSite=Lax';
+  res.append('Set-Cookie', maxAge > 0
+    ? `${name}=${value}; Max-Age=${Math.floor(maxAge / 1000)}; Path=/; Expires=${new Date(Date.now() + maxAge).toUTCString()}${flags}`
+    : `${name}=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT${flags}`);
 }
 
 export type TakeResult =

@@ -41,6 +41,9 @@ export interface SpaceProfile extends Profile {
 
 const MAX_TEXT = 256;
 const MAX_EMAILS = 50;
+/** Avatar ids, largest picture first. */
+const PHOTO_FIELDS = ['profilePicture', 'avatar', 'smallAvatar'] as const;
+const PHOTO_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 function text(value: unknown): string {
   return typeof value === 'string' ? value.slice(0, MAX_TEXT) : '';
@@ -60,18 +63,22 @@ export function toSpaceProfile(json: unknown, raw: string, spaceURL: string): Sp
   const givenName = text(name.firstName);
   const familyName = text(name.lastName);
   const username = text(json.username);
-  const emails = Array.isArray(json.emails)
-    ? json.emails
-        .filter(isRecord)
-        .filter((e) => typeof e.email === 'string' && e.email.length > 0)
-        .slice(0, MAX_EMAILS)
-        .map((e) => ({ value: text(e.email), verified: e.verified === true }))
-    : [];
-  const photos = (['profilePicture', 'avatar', 'smallAvatar'] as const)
-    .map((field) => json[field])
-    .filter((id): id is string => typeof id === 'string' && /^[A-Za-z0-9_-]{1,128}$/.test(id))
-    .filter((id, index, all) => all.indexOf(id) === index)
-    .map((id) => ({ value: `${spaceURL}/d/${encodeURIComponent(id)}` }));
+  // Plain loops: this runs at every sign-in.
+  const emails: Array<{ value: string; verified: boolean }> = [];
+  if (Array.isArray(json.emails)) {
+    for (const e of json.emails) {
+      if (emails.length === MAX_EMAILS) break;
+      if (isRecord(e) && typeof e.email === 'string' && e.email.length > 0) emails.push({ value: text(e.email), verified: e.verified === true });
+    }
+  }
+  const photos: Array<{ value: string }> = [];
+  const seen: string[] = [];
+  for (const field of PHOTO_FIELDS) {
+    const id = json[field];
+    if (typeof id !== 'string' || !PHOTO_ID.test(id) || seen.includes(id)) continue;
+    seen.push(id);
+    photos.push({ value: `${spaceURL}/d/${encodeURIComponent(id)}` });
+  }
   const profile = {
     provider: 'space',
     id: json.id.slice(0, MAX_TEXT),
@@ -83,7 +90,6 @@ export function toSpaceProfile(json: unknown, raw: string, spaceURL: string): Sp
   } as SpaceProfile;
   // What `serializeUser((u, d) => d(null, u))` puts in the session stays bounded (about
   // 14 KB at most: 256 characters a field, 50 emails, 3 photos), whatever Space answers.
-  Object.defineProperty(profile, '_raw', { value: raw, enumerable: false });
-  Object.defineProperty(profile, '_json', { value: json, enumerable: false });
+  Object.defineProperties(profile, { _raw: { value: raw, enumerable: false }, _json: { value: json, enumerable: false } });
   return profile;
 }

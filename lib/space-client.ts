@@ -2,6 +2,7 @@ import { SpaceApiError, SpaceTokenError } from './errors';
 import { answerError, callSpace, describeURL, isRecord, parseJSON, type SpaceCall } from './http';
 import { toSpaceProfile, type SpaceProfile } from './profile';
 import { parseTokenResponse, type SpaceTokenSet } from './token-set';
+import { trimOldest } from './bounded';
 import { SpaceAgents } from './transport';
 
 export interface SpaceClientSettings {
@@ -32,11 +33,23 @@ export interface SpaceApiCallOptions {
  * is HTTP Basic only (the method Space documents; SPACE-API.md §3.1), bearer tokens go in
  * the Authorization header only (RFC 6750 §2.1), and failures are typed errors.
  */
+/**
+ * An `application/x-www-form-urlencoded` body (RFC 6749 §4.1.3, Appendix B): each name and value
+ * percent-encoded (a space as %20, which form decoders read as they read "+").
+ */
+function formBody(form: Record<string, string>): string {
+  let body = '';
+  for (const name in form) body += `${body ? '&' : ''}${encodeURIComponent(name)}=${encodeURIComponent(form[name]!)}`;
+  return body;
+}
+
 export class SpaceClient {
   readonly tokenURL: URL;
   /** This client's pooled connections to Space. */
   readonly agents = new SpaceAgents();
   private readonly authorization: string;
+  private readonly apiURLs = new Map<string, URL>();
+  private readonly profileURLs = new Map<string, URL>();
 
   constructor(private readonly settings: SpaceClientSettings) {
     this.tokenURL = new URL(`${settings.spaceURL}/oauth/token`);
@@ -60,7 +73,7 @@ export class SpaceClient {
         'content-type': 'application/x-www-form-urlencoded',
         accept: 'application/json',
       },
-      body: new URLSearchParams(form).toString(),
+      body: formBody(form),
       timeout: this.settings.timeout,
       what: 'Space token endpoint',
       errorClass: SpaceTokenError,
@@ -104,12 +117,32 @@ export class SpaceClient {
     return this.token(form, scope, signal);
   }
 
-  /** Calls Space's HTTP API (`/api/http/<path>`) as the holder of `accessToken`. */
-  async api(accessToken: string, method: string, path: string, options: SpaceApiCallOptions = {}): Promise<{ status: number; json: unknown; text: string }> {
-    const url = new URL(`${this.settings.spaceURL}/api/http/${path.replace(/^\/+/, '')}`);
-    for (const [name, value] of Object.entries(options.query ?? {})) {
+  /**
+   * The URL of an API call, made once per path and query: the profile call asks for the same
+   * one at every sign-in, and parsing a URL is a good part of a call's own cost. Never changed
+   * once made (the transport only reads it).
+   */
+  private apiURL(path: string, query: SpaceApiCallOptions['query']): URL {
+    // Every part escaped, so no two different calls share a key.
+    let key = `${encodeURIComponent(path)}?`;
+    for (const name in query ?? {}) {
+      const value = query![name];
+      if (value !== undefined) key += `&${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`;
+    }
+    let url = this.apiURLs.get(key);
+    if (url) return url;
+    url = new URL(`${this.settings.spaceURL}/api/http/${path.replace(/^\/+/, '')}`);
+    for (const [name, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
+    this.apiURLs.set(key, url);
+    trimOldest(this.apiURLs, 64);
+    return url;
+  }
+
+  /** Calls Space's HTTP API (`/api/http/<path>`) as the holder of `accessToken`. */
+  async api(accessToken: string, method: string, path: string | URL, options: SpaceApiCallOptions = {}): Promise<{ status: number; json: unknown; text: string }> {
+    const url = typeof path === 'string' ? this.apiURL(path, options.query) : path;
     const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
     const call: SpaceCall = {
       method,
@@ -141,7 +174,13 @@ export class SpaceClient {
 
   /** The signed-in user's profile, normalized. */
   async profile(accessToken: string, fields: string): Promise<SpaceProfile> {
-    const { status, json, text } = await this.api(accessToken, 'GET', 'team-directory/profiles/me', { query: { $fields: fields } });
+    let url = this.profileURLs.get(fields);
+    if (!url) {
+      url = this.apiURL('team-directory/profiles/me', { $fields: fields });
+      this.profileURLs.set(fields, url);
+      trimOldest(this.profileURLs, 16);
+    }
+    const { status, json, text } = await this.api(accessToken, 'GET', url);
     const profile = toSpaceProfile(json, text, this.settings.spaceURL);
     if (typeof profile === 'string') {
       throw new SpaceApiError(`Space profile API answered ${status} with an invalid profile: ${profile} (GET ${this.settings.spaceURL}/api/http/team-directory/profiles/me)`, {

@@ -106,14 +106,8 @@ export function ioredisKV(client: Any, timeout: number): KV {
       return (await withDeadline(timeout, 'SET', run, onLate && ((r) => { if (r === 'OK') onLate(); }))) === 'OK';
     },
     del: async (key) => { await withDeadline(timeout, 'DEL', () => client.del(key)); },
-    run: (script, keys, args) => withDeadline(timeout, script.name, async () => {
-      try {
-        return await client.evalsha(shaOf(script), keys.length, ...keys, ...args);
-      } catch (err) {
-        if (!isNoScript(err)) throw err;
-        return client.eval(script.lua, keys.length, ...keys, ...args);
-      }
-    }),
+    run: (script, keys, args) => withDeadline(timeout, script.name, () => client.evalsha(shaOf(script), keys.length, ...keys, ...args)
+      .catch((err: unknown) => (isNoScript(err) ? client.eval(script.lua, keys.length, ...keys, ...args) : Promise.reject(err)))),
     publish: async (channel, message) => { await withDeadline(timeout, 'PUBLISH', () => client.publish(channel, message)); },
     time: async () => timeReply(await withDeadline(timeout, 'TIME', () => client.time())),
     subscribe: (channel, onMessage) => subs.add(channel, onMessage),

@@ -14,7 +14,9 @@ let commands: string[][] = [];
 
 beforeAll(async () => {
   space = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe' });
-  redis = await connectRedis();
+  // Nothing here is about Redis faults: generous timeouts, so a loaded machine (the whole suite
+  // on two workers, MONITOR echoing every command) cannot fail the set-up.
+  redis = await connectRedis(undefined, { connectTimeout: 10_000, commandTimeout: 10_000 });
   monitor = await redis.duplicate().monitor();
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (args.some((a) => typeof a === 'string' && a.startsWith(prefix))) commands.push(args.map(String));

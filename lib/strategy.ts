@@ -196,8 +196,9 @@ export class SpaceStrategy extends OAuth2Strategy {
 
   /**
    * Records a pending sign-in (state, PKCE verifier, where to return) in the store, before
-   * answering, and returns the `/oauth/auth` URL to send the browser to. `authenticate()`
-   * uses it; so can routes that start a sign-in themselves (spaceSignOut's `endSpaceSession`).
+   * answering, sets the browser's sign-in cookie (`signInCookie`) on `req.res`, and returns the
+   * `/oauth/auth` URL to send the browser to with that response. `authenticate()` uses it; so
+   * can routes that start a sign-in themselves (spaceSignOut's `endSpaceSession`).
    */
   createSignInURL(req: Request, options: SpaceAuthenticateOptions = {}): Promise<string> {
     return createSignInURL(this, req, options);

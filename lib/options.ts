@@ -43,7 +43,8 @@ export interface SpaceStrategyOptions extends SpaceSharedOptions {
   /**
    * Name of the cookie that ties a browser's pending sign-ins to it, from the start route to the
    * callback (a random value, HttpOnly, SameSite=Lax, Path=/, removed when the browser has no
-   * sign-in pending, else gone after `stateMaxAge`). Default `'space.signin'`.
+   * sign-in pending, else gone after `stateMaxAge`). Default `'<strategy name>.signin'`:
+   * `'space.signin'`, and a strategy of its own name for each further Space organization.
    */
   signInCookie?: string;
   /** Pass the request as first argument to the verify callback. Default false. */
@@ -101,7 +102,8 @@ export interface ResolvedOptions {
   sessionKey: string;
   stateMaxAge: number;
   maxPendingSignIns: number;
-  signInCookie: string;
+  /** Undefined: named after the strategy (see {@link signInCookieOf}). */
+  signInCookie: string | undefined;
   passReqToCallback: boolean;
   publicPaths: Array<string | RegExp>;
 }
@@ -114,6 +116,17 @@ export const STRATEGY_OPTION_NAMES = [
 ] as const;
 
 const OWNER = 'SpaceStrategy';
+/** An RFC 6265 cookie name (an HTTP token). */
+const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * The sign-in cookie's name: the option, else `<strategy name>.signin` (`space.signin`), so two
+ * strategies of one app (two Space organizations) never clear each other's.
+ */
+export function signInCookieOf(strategy: { name: string; settings: { signInCookie: string | undefined } }): string {
+  const derived = `${strategy.name}.signin`;
+  return strategy.settings.signInCookie ?? (COOKIE_NAME.test(derived) ? derived : 'space.signin');
+}
 const need = (value: unknown, name: string, example: string) => requireString(OWNER, name, value, example);
 
 /**
@@ -172,8 +185,8 @@ export function resolveOptions(input: unknown): { settings: ResolvedOptions; sha
     throw new TypeError('SpaceStrategy option "publicPaths" must be an array of paths starting with "/" or RegExps, e.g. ["/", "/healthz", "/static/"]');
   }
   localPath(OWNER, 'signInPath', o.signInPath);
-  const signInCookie = o.signInCookie === undefined ? 'space.signin' : need(o.signInCookie, 'signInCookie', '"space.signin"');
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(signInCookie)) {
+  const signInCookie = o.signInCookie === undefined ? undefined : need(o.signInCookie, 'signInCookie', '"space.signin"');
+  if (signInCookie !== undefined && !COOKIE_NAME.test(signInCookie)) {
     throw new TypeError(`SpaceStrategy option "signInCookie" must be a cookie name (letters, digits and !#$%&'*+-.^_\`|~), got ${JSON.stringify(signInCookie)}`);
   }
   if (signInCookie === (o.cookieName ?? 'connect.sid')) {

@@ -11,7 +11,7 @@ import { noteSignIn, recordSignIn } from './sessions';
 import { sessionOf } from './session-state';
 import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from './strategy';
 import type { StoredTokenSet } from './token-set';
-import type { SpaceVerified } from './options';
+import { signInCookieOf, type SpaceVerified } from './options';
 
 type Challenge = { message: string };
 
@@ -49,9 +49,10 @@ export async function createSignInURL(strategy: SpaceStrategy, req: Request, opt
   if (returnTo) signIn.returnTo = returnTo;
   // The browser's pending sign-ins are named by a cookie of its own (pending.ts): no session is
   // stored for a sign-in that has not happened yet.
-  const browser = browserOf(req, settings.signInCookie) ?? randomToken();
+  const cookie = signInCookieOf(strategy);
+  const browser = browserOf(req, cookie) ?? randomToken();
   const state = await strategy.runtime.pending.add(browser, signIn);
-  setBrowserCookie(req, req.res!, settings.signInCookie, browser, settings.stateMaxAge);
+  setBrowserCookie(req, req.res!, cookie, browser, settings.stateMaxAge);
   // One query string, built once (each `url.searchParams.set` re-serializes the whole URL).
   const query = new URLSearchParams(strategy.authorizationParams(options));
   query.set('response_type', 'code');
@@ -95,7 +96,8 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     }
   }
   const session = sessionOf(req)!;
-  const browser = browserOf(req, settings.signInCookie);
+  const cookie = signInCookieOf(strategy);
+  const browser = browserOf(req, cookie);
   let taken;
   try {
     taken = await runtime.pending.take(browser, query.state, Date.now());
@@ -112,7 +114,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
   }
   const { signIn, remaining } = taken;
   // The browser's last pending sign-in: its cookie goes (it named nothing else).
-  if (remaining === 0) setBrowserCookie(req, res, settings.signInCookie, '', 0);
+  if (remaining === 0) setBrowserCookie(req, res, cookie, '', 0);
 
   if (query.error !== undefined) {
     // The state matched, so this error really comes from the sign-in this browser started.

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { PER_PROCESS_MAX, trimOldest } from './bounded';
+import { hookRegenerate, isBlankSession, sentByBrowser, skipUnchangedSave } from './login-hooks';
 import { isSealed, unseal } from './seal';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from './validate';
@@ -42,7 +43,7 @@ interface SealedTokens {
   issuedAt: number;
 }
 
-type Session = Record<string, unknown> & {
+export type Session = Record<string, unknown> & {
   cookie?: { maxAge?: number | null; originalMaxAge?: number | null };
   save?: (cb: (err?: unknown) => void) => void;
   destroy?: (cb: (err?: unknown) => void) => void;
@@ -218,85 +219,9 @@ export class SessionState {
   }
 }
 
-/**
- * True when this request's cookies carry the session id (express-session's cookie is
- * `s:<id>.<signature>`, URL-encoded): only then can the store hold a session under it. An id
- * express-session made in this request (no cookie, or one the store did not know) was never
- * stored.
- */
-function sentByBrowser(req: Request, id: string): boolean {
-  const header = req.headers.cookie;
-  if (!id || typeof header !== 'string') return false;
-  return header.includes(id) || header.includes(encodeURIComponent(id));
-}
-
-type Regenerate = (cb: (err?: unknown) => void) => unknown;
-
-/**
- * For Passport's next `regenerate` of this session: `onNewSession` runs as soon as the new
- * session exists; a session that was never stored (`unstored`) is replaced without the store's
- * `destroy`, which is all express-session's `regenerate` adds to making a new session.
- */
-function hookRegenerate(req: Request, session: Session, unstored: boolean, onNewSession: (() => void) | undefined): void {
-  const regenerate = session.regenerate as Regenerate | undefined;
-  const store = (req as unknown as { sessionStore?: { generate?: (r: Request) => void } }).sessionStore;
-  if (typeof regenerate !== 'function') return;
-  // Not enumerable: Passport's keepSessionInfo copies enumerable keys only.
-  Object.defineProperty(session, 'regenerate', {
-    configurable: true,
-    enumerable: false,
-    writable: true,
-    value: function regenerateOnce(this: Session, cb: (err?: unknown) => void) {
-      delete (this as Record<string, unknown>).regenerate;
-      const made = (err?: unknown): void => {
-        if (!err) onNewSession?.();
-        cb(err);
-      };
-      if (unstored && typeof store?.generate === 'function') {
-        store.generate(req);
-        return made();
-      }
-      return regenerate.call(this, made);
-    },
-  });
-}
-
 /** A reference to a sign-in's record: bookkeeping only, no tokens, not sealed. */
 function isRef(tokens: Record<string, unknown>): tokens is Record<string, unknown> & TokenRef {
   return typeof tokens.grant === 'string' && typeof tokens.version === 'number' && !('sealed' in tokens) && !('accessToken' in tokens);
-}
-
-/**
- * Passport has just stored the new session. express-session would store it again at the end
- * of the request (after a regenerate it cannot tell that it was saved): that second write is
- * skipped when the session is still exactly what was stored. Any change (a `returnTo` taken,
- * a flash message, `rolling` cookies) still writes.
- */
-function skipUnchangedSave(session: Session | undefined): void {
-  const save = session?.save;
-  if (!session || typeof save !== 'function') return;
-  const stored = JSON.stringify(session);
-  Object.defineProperty(session, 'save', {
-    configurable: true,
-    enumerable: false,
-    writable: true,
-    value: function saveIfChanged(this: Session, cb?: (err?: unknown) => void) {
-      // Once: a later save in this request (or the next one) writes as usual.
-      Object.defineProperty(this, 'save', { configurable: true, enumerable: false, writable: true, value: save });
-      if (JSON.stringify(this) === stored) {
-        if (cb) process.nextTick(cb);
-        return this;
-      }
-      return save.call(this, cb ?? (() => undefined));
-    },
-  });
-}
-
-/** Stores the session now (express-session would only at the end of the request). */
-export function saveSession(req: Request): Promise<void> {
-  const session = sessionOf(req);
-  if (!session?.save) return Promise.resolve();
-  return new Promise((resolve, reject) => session.save!((err) => (err ? reject(err) : resolve())));
 }
 
 export function destroySession(req: Request): Promise<void> {
@@ -309,9 +234,4 @@ export function destroySession(req: Request): Promise<void> {
 export function sessionLife(req: Request): number | undefined {
   const maxAge = sessionOf(req)?.cookie?.maxAge;
   return typeof maxAge === 'number' && maxAge > 0 ? maxAge : undefined;
-}
-
-/** A session that holds nothing yet (no user, no data): made for this request only. */
-export function isBlankSession(session: Session | undefined): boolean {
-  return !!session && Object.keys(session).every((k) => k === 'cookie');
 }

@@ -42,10 +42,8 @@ export function randomToken(): string {
 export function browserOf(req: Request, name: string): string | undefined {
   const header = req.headers.cookie;
   if (typeof header !== 'string') return undefined;
-  const at = header.indexOf(`${name}=`);
-  if (at < 0) return undefined;
   // The name must start the header or follow "; " (not be the tail of another cookie's name).
-  for (let i = at; i >= 0; i = header.indexOf(`${name}=`, i + 1)) {
+  for (let i = header.indexOf(`${name}=`); i >= 0; i = header.indexOf(`${name}=`, i + 1)) {
     if (i > 0 && header[i - 1] !== ' ' && header[i - 1] !== ';') continue;
     const end = header.indexOf(';', i);
     const value = header.slice(i + name.length + 1, end < 0 ? undefined : end).trim();
@@ -83,7 +81,7 @@ function parse(value: string): PendingSignIn | undefined {
 export class PendingStore {
   constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], private readonly settings: { max: number; maxAge: number }) {}
 
-  /** The set of a browser (or, for sign-ins 0.1 started, a session), named by a hash of its id (never the id itself). */
+  /** The set of a browser, named by a hash of its sign-in cookie's value (never the value itself). */
   private set(browser: string): string {
     return this.keys.pending(fingerprint(browser));
   }

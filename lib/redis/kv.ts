@@ -75,7 +75,14 @@ export function withDeadline<T>(ms: number, what: string, run: () => Promise<T>,
     call.then((value) => {
       // A command we gave up on may still run once Redis wakes up (a stalled server answers
       // later): let the caller undo it then, e.g. release a lock nobody is waiting for.
-      if (settled) return onLate?.(value);
+      if (settled) {
+        try {
+          onLate?.(value);
+        } catch {
+          // Undoing a late command is best effort: nobody is waiting for this call any more.
+        }
+        return;
+      }
       settled = true;
       clearTimeout(timer);
       resolve(value);

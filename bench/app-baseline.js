@@ -8,7 +8,7 @@ const session = require('express-session');
 const { RedisStore } = require('connect-redis');
 const Redis = require('ioredis');
 const passport = require('passport');
-const { SESSION_SECRET, REDIS_URL, redisOptions, runApp } = require('./common');
+const { SESSION_SECRET, REDIS_URL, redisOptions, runApp } = require('./common.js');
 
 const prefix = process.env.BENCH_PREFIX;
 const redis = new Redis(REDIS_URL, redisOptions);

@@ -11,7 +11,7 @@ const Redis = require('ioredis');
 const passport = require('passport');
 const { Strategy: OAuth2Strategy, InternalOAuthError } = require('passport-oauth2');
 const refresh = require('passport-oauth2-refresh');
-const { CLIENT, SESSION_SECRET, REDIS_URL, PROFILE_FIELDS, redisOptions, runApp } = require('./common');
+const { CLIENT, SESSION_SECRET, REDIS_URL, PROFILE_FIELDS, redisOptions, runApp } = require('./common.js');
 
 const prefix = process.env.BENCH_PREFIX;
 const SPACE = process.env.SPACE_URL;

@@ -8,7 +8,7 @@ const { RedisStore } = require('connect-redis');
 const Redis = require('ioredis');
 const passport = require('passport');
 const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
-const { CLIENT, SESSION_SECRET, REDIS_URL, clock, redisOptions, runApp } = require('./common');
+const { CLIENT, SESSION_SECRET, REDIS_URL, clock, redisOptions, runApp } = require('./common.js');
 
 const prefix = process.env.BENCH_PREFIX;
 // BENCH_CLUSTER (comma-separated ports): a Redis Cluster, set up as docs/several-instances.md says.

@@ -5,7 +5,7 @@
 // moment the winner got its new token.
 'use strict';
 const http = require('node:http');
-const { CLIENT, clock, serve } = require('./common');
+const { CLIENT, clock, serve } = require('./common.js');
 
 // Wrap http.createServer before the emulator module is loaded, so every server it creates gets
 // one extra listener (registered first) that notes the end time of /oauth/token answers.

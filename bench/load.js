@@ -3,7 +3,7 @@
 // orchestrator (run.js) over IPC; every figure it returns was measured on its own clock.
 'use strict';
 const http = require('node:http');
-const { clock, serve } = require('./common');
+const { clock, serve } = require('./common.js');
 
 const agents = new Map();
 /** One keep-alive agent per host:port, keeping every socket it opened (bursts reuse them). */

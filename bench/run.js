@@ -14,9 +14,9 @@ const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
 const Redis = require('ioredis');
-const { REDIS_URL, client } = require('./common');
-const { clusterPhase } = require('./cluster');
-const { shares } = require('./shares');
+const { REDIS_URL, client } = require('./common.js');
+const { clusterPhase } = require('./cluster.js');
+const { shares } = require('./shares.js');
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
 // BENCH_ONLY=requests: the fresh-token GET and sign-in rounds only (to iterate on CPU figures).

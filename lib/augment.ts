@@ -4,7 +4,7 @@
  * Types only: this file emits no code. See docs/typescript.md.
  */
 import type { SpaceAuthenticateOptions } from './strategy';
-import type { SpaceTokenSet } from './token-set';
+import type { SpaceTokenSet } from './tokens/token-set';
 
 /**
  * What the library keeps in `req.session.space` (under the default `sessionKey`). It belongs

@@ -2,7 +2,7 @@
  * passport-jetbrains-space: "Sign in with JetBrains Space" for Express and Passport.
  * This file only re-exports; the emulator lives at `passport-jetbrains-space/emulator`.
  */
-import './context';
+import './runtime/request-context';
 
 export { SpaceStrategy } from './strategy';
 export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './strategy';
@@ -18,12 +18,12 @@ export type {
   SpaceVerifyFunctionWithRequestAndParams,
   SpaceVerified,
   SpaceTokenParams,
-} from './options';
-export type { SpaceSharedOptions } from './settings';
-export { DEFAULT_PROFILE_FIELDS } from './profile';
-export type { SpaceProfile, SpaceMemberProfileJSON } from './profile';
-export type { SpaceTokenSet } from './token-set';
-export { safeReturnTo } from './return-to';
+} from './config/strategy-options';
+export type { SpaceSharedOptions } from './config/shared-settings';
+export { DEFAULT_PROFILE_FIELDS } from './space/profile';
+export type { SpaceProfile, SpaceMemberProfileJSON } from './space/profile';
+export type { SpaceTokenSet } from './tokens/token-set';
+export { safeReturnTo } from './web/return-to';
 export {
   SpaceError,
   SpaceAuthorizationError,
@@ -33,22 +33,22 @@ export {
   RedisUnavailableError,
   isSpaceError,
   isRedisOutage,
-} from './errors';
-export type { SpaceErrorCode } from './errors';
-export { spaceTokenRefresh } from './refresh';
-export type { SpaceTokenRefreshOptions } from './refresh';
-export type { SpaceTokenEvent } from './events';
-export { spaceApi } from './api';
-export type { SpaceApi } from './api';
-export type { SpaceApiCallOptions } from './space-client';
-export { spaceErrorHandler } from './error-handler';
-export type { SpaceErrorHandlerOptions } from './error-handler';
-export { spaceSignOut } from './sign-out';
-export type { SpaceSignOutOptions } from './sign-out';
-export { spaceAppClient } from './app-client';
-export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
-export type { AppTokenStore, CachedAppToken } from './app-token-store';
-export { SpaceBearerStrategy } from './bearer-strategy';
+} from './core/errors';
+export type { SpaceErrorCode } from './core/errors';
+export { spaceTokenRefresh } from './refresh/middleware';
+export type { SpaceTokenRefreshOptions } from './refresh/middleware';
+export type { SpaceTokenEvent } from './core/events';
+export { spaceApi } from './refresh/space-api';
+export type { SpaceApi } from './refresh/space-api';
+export type { SpaceApiCallOptions } from './space/client';
+export { spaceErrorHandler } from './web/error-handler';
+export type { SpaceErrorHandlerOptions } from './web/error-handler';
+export { spaceSignOut } from './signout/sign-out';
+export type { SpaceSignOutOptions } from './signout/sign-out';
+export { spaceAppClient } from './app-client/client';
+export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client/client';
+export type { AppTokenStore, CachedAppToken } from './app-client/token-store';
+export { SpaceBearerStrategy } from './bearer/strategy';
 export type {
   SpaceBearerOptions,
   SpaceBearerAuthenticateOptions,
@@ -58,10 +58,10 @@ export type {
   SpaceBearerInfo,
   SpaceBearerVerify,
   SpaceBearerVerifyWithRequest,
-} from './bearer-strategy';
-export { verifySpaceRequest } from './verify-request';
-export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './verify-request';
-export { spaceRawBody } from './raw-body';
+} from './bearer/strategy';
+export { verifySpaceRequest } from './webhooks/verify-request';
+export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './webhooks/verify-request';
+export { spaceRawBody } from './webhooks/raw-body';
 
 /**
  * The Redis client the library takes: ioredis 5/6 (single node, Sentinel, Cluster) or
@@ -70,8 +70,8 @@ export { spaceRawBody } from './raw-body';
  */
 export type RedisLike = object;
 export type { SpaceSessionData } from './augment';
-export { spaceAuthorize } from './authorize';
-export type { SpaceAuthorizeOptions } from './authorize';
-export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './membership';
-export { spaceSessions, endSpaceSessionsOf } from './sessions';
-export type { SpaceSessions, SpaceSessionInfo } from './sessions';
+export { spaceAuthorize } from './teams/authorize';
+export type { SpaceAuthorizeOptions } from './teams/authorize';
+export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './teams/rules';
+export { spaceSessions, endSpaceSessionsOf } from './member-sessions/member-sessions';
+export type { SpaceSessions, SpaceSessionInfo } from './member-sessions/member-sessions';

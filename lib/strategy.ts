@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
-import { gate } from './gate';
+import { gate } from './signin/gate';
 import {
   resolveOptions,
   type ResolvedOptions,
@@ -13,16 +13,16 @@ import {
   type SpaceVerifyFunctionWithRequest,
   type SpaceVerifyFunctionWithRequestAndParams,
   type SpaceVerifyWithRequest,
-} from './options';
-import type { SpaceProfile } from './profile';
-import { requestHost, requestPath } from './request';
-import { SpaceRuntime } from './runtime';
-import { sessionOf } from './session-state';
-import { SharedConfig } from './settings';
-import { completeSignIn, createSignInURL, startSignIn } from './sign-in';
-import { SpaceClient, type SpaceApiCallOptions } from './space-client';
-import { guardStore } from './store-guard';
-import { keptRefreshToken, type SpaceTokenSet } from './token-set';
+} from './config/strategy-options';
+import type { SpaceProfile } from './space/profile';
+import { requestHost, requestPath } from './web/request';
+import { SpaceRuntime } from './runtime/runtime';
+import { sessionOf } from './session/state';
+import { SharedConfig } from './config/shared-settings';
+import { completeSignIn, createSignInURL, startSignIn } from './signin/sign-in';
+import { SpaceClient, type SpaceApiCallOptions } from './space/client';
+import { guardStore } from './session/store-guard';
+import { keptRefreshToken, type SpaceTokenSet } from './tokens/token-set';
 
 /** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */
 export interface SpaceAuthenticateOptions {

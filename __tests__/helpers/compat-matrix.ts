@@ -1,8 +1,8 @@
 /**
  * The compatibility matrix: which stacks (Express × Passport × connect-redis) and which kinds
- * of consumer project __tests__/compat.test.ts signs in with, and the table of
+ * of consumer project __tests__/package/compat.test.ts signs in with, and the table of
  * docs/compatibility.md, rendered from the same definition (the test checks the file is current;
- * `UPDATE_DOCS=1 npx jest __tests__/compat.test.ts` rewrites it).
+ * `UPDATE_DOCS=1 npx jest __tests__/package/compat.test.ts` rewrites it).
  */
 
 export type ExpressMajor = '4' | '5';
@@ -106,9 +106,9 @@ export function renderCompatibilityDoc(ranges: Ranges): string {
   return [
     '# Compatibility',
     '',
-    '<!-- Generated from __tests__/helpers/compat-matrix.ts: `UPDATE_DOCS=1 npx jest __tests__/compat.test.ts`. -->',
+    '<!-- Generated from __tests__/helpers/compat-matrix.ts: `UPDATE_DOCS=1 npx jest __tests__/package/compat.test.ts`. -->',
     '',
-    'Every ✅ is a test in `npm test` (`__tests__/compat.test.ts`): the packed package is installed into a',
+    'Every ✅ is a test in `npm test` (`__tests__/package/compat.test.ts`): the packed package is installed into a',
     'temporary project of that kind, which signs in with the Space emulator over real HTTP, keeps its',
     'sessions in a real Redis through connect-redis and ioredis, calls the Space API as the user and signs',
     'out. `·` is not in the matrix (expected to work, not tested on every run).',

@@ -9,7 +9,7 @@
 //   node-redis-cluster: node-redis 5 createCluster on `nodes`, connect-redis 9
 'use strict';
 const { spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
-const { workerApp, listen, fingerprint } = require('./worker-base');
+const { workerApp, listen, fingerprint } = require('./worker-base.js');
 
 const config = JSON.parse(process.env.WORKER_CONFIG);
 const topology = config.topology || 'single';

@@ -5,7 +5,7 @@
 const { RedisStore } = require('connect-redis');
 const Redis = require('ioredis');
 const { spaceErrorHandler, spaceAuthorize, spaceSessions } = require('passport-jetbrains-space');
-const { workerApp, listen } = require('./worker-base');
+const { workerApp, listen } = require('./worker-base.js');
 
 const config = JSON.parse(process.env.WORKER_CONFIG);
 const redis = new Redis(config.redisURL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });

@@ -4,7 +4,7 @@
 const { RedisStore } = require('connect-redis');
 const Redis = require('ioredis');
 const { spaceErrorHandler } = require('passport-jetbrains-space');
-const { workerApp, listen, fingerprint } = require('./worker-base');
+const { workerApp, listen, fingerprint } = require('./worker-base.js');
 
 const config = JSON.parse(process.env.WORKER_CONFIG);
 const redis = new Redis(config.redisURL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });

@@ -1,0 +1,104 @@
+// Every option table of the README's "Options" section lists exactly the options the code accepts:
+// the names in the table equal the part's known-name list (the list its unknown-option check uses),
+// each listed name is accepted by the real part, and a name outside the list is a TypeError.
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceErrorHandler, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
+} from 'passport-jetbrains-space';
+import { APP_CLIENT_OPTION_NAMES } from '../../lib/app-client/client';
+import { BEARER_OPTION_NAMES } from '../../lib/bearer/strategy';
+import { ERROR_HANDLER_OPTION_NAMES } from '../../lib/web/error-handler';
+import { STRATEGY_OPTION_NAMES } from '../../lib/config/strategy-options';
+import { TOKEN_REFRESH_OPTION_NAMES } from '../../lib/refresh/middleware';
+import { SHARED_OPTION_NAMES } from '../../lib/config/shared-settings';
+import { SIGN_OUT_OPTION_NAMES } from '../../lib/signout/sign-out';
+import { VERIFY_REQUEST_OPTION_NAMES } from '../../lib/webhooks/verify-request';
+
+const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+
+/** The option names in the first table under each `### heading` of the "## Options" section. */
+export function optionTables(markdown: string): Map<string, string[]> {
+  const start = markdown.indexOf('\n## Options\n');
+  if (start < 0) throw new Error('README.md has no "## Options" section');
+  const end = markdown.indexOf('\n## ', start + 1);
+  const section = markdown.slice(start, end < 0 ? undefined : end);
+  const tables = new Map<string, string[]>();
+  for (const part of section.split(/\n### /).slice(1)) {
+    const heading = part.slice(0, part.indexOf('\n')).trim();
+    const rows = part.split('\n').filter((line) => line.startsWith('| `'));
+    tables.set(heading, rows.map((row) => /^\| `([^`]+)` \|/.exec(row)![1]!));
+  }
+  return tables;
+}
+
+const shared = new Set<string>(SHARED_OPTION_NAMES);
+const own = (names: readonly string[]) => names.filter((n) => !shared.has(n));
+const sorted = (names: readonly string[]) => [...names].sort();
+
+const strategyOptions = { spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', callbackURL: '/auth/space/callback' };
+const verify = () => undefined;
+const newStrategy = () => new SpaceStrategy(strategyOptions, verify);
+
+interface Part {
+  heading: string;
+  /** Every name the code accepts. */
+  known: readonly string[];
+  /** The names its README table lists (the shared settings have their own table). */
+  documented: readonly string[];
+  /** A working set of options. */
+  base: () => Record<string, unknown>;
+  /** Builds the part. */
+  make: (options: never) => unknown;
+}
+
+const PARTS: Part[] = [
+  { heading: 'SpaceStrategy', known: STRATEGY_OPTION_NAMES, documented: own(STRATEGY_OPTION_NAMES),
+    base: () => strategyOptions, make: (o) => new SpaceStrategy(o, verify) },
+  { heading: 'Shared settings', known: SHARED_OPTION_NAMES, documented: SHARED_OPTION_NAMES,
+    base: () => strategyOptions, make: (o) => new SpaceStrategy(o, verify) },
+  { heading: 'spaceTokenRefresh', known: TOKEN_REFRESH_OPTION_NAMES, documented: own(TOKEN_REFRESH_OPTION_NAMES),
+    base: () => ({ strategy: newStrategy() }), make: (o) => spaceTokenRefresh(o) },
+  { heading: 'spaceSignOut', known: SIGN_OUT_OPTION_NAMES, documented: own(SIGN_OUT_OPTION_NAMES),
+    base: () => ({ strategy: newStrategy() }), make: (o) => spaceSignOut(o) },
+  { heading: 'spaceErrorHandler', known: ERROR_HANDLER_OPTION_NAMES, documented: ERROR_HANDLER_OPTION_NAMES,
+    base: () => ({}), make: (o) => spaceErrorHandler(o) },
+  { heading: 'spaceAppClient', known: APP_CLIENT_OPTION_NAMES, documented: APP_CLIENT_OPTION_NAMES,
+    base: () => ({ strategy: newStrategy() }), make: (o) => spaceAppClient(o) },
+  { heading: 'SpaceBearerStrategy', known: BEARER_OPTION_NAMES, documented: BEARER_OPTION_NAMES,
+    base: () => ({ spaceURL: strategyOptions.spaceURL }), make: (o) => new SpaceBearerStrategy(o) },
+  { heading: 'verifySpaceRequest', known: VERIFY_REQUEST_OPTION_NAMES, documented: VERIFY_REQUEST_OPTION_NAMES,
+    base: () => ({ signingKey: 'endpoint-signing-key' }), make: (o) => verifySpaceRequest(o) },
+];
+
+const tables = optionTables(README);
+
+test('the README has one option table per part, and no table for a part the code does not have', () => {
+  expect(sorted([...tables.keys()])).toEqual(sorted(PARTS.map((p) => p.heading)));
+});
+
+describe.each(PARTS)('$heading', (part) => {
+  test('its README table lists exactly the options the code accepts', () => {
+    expect(sorted(tables.get(part.heading) ?? [])).toEqual(sorted(part.documented));
+  });
+
+  test('each listed option is accepted by the part itself', () => {
+    for (const name of part.known) {
+      const base = part.base();
+      // An undefined value means "not given" to every validator, but the unknown-name check sees the key.
+      const options = name in base ? base : { ...base, [name]: undefined };
+      expect(() => part.make(options as never)).not.toThrow();
+    }
+  });
+
+  test('a name outside the list is a TypeError that names it', () => {
+    const options = { ...part.base(), notAnOption: 1 } as never;
+    expect(() => part.make(options)).toThrow(TypeError);
+    expect(() => part.make(options)).toThrow(/has no option "notAnOption"/);
+  });
+});
+
+test('the table reader finds the names of the first column of each table', () => {
+  const doc = '# x\n\n## Options\n\n### A\n\ntext `b`\n\n| option | default |\n| --- | --- |\n| `one` | 1 |\n| `two` | 2 |\n\n### B\n\n| `three` | 3 |\n\n## Next\n\n| `four` | 4 |\n';
+  expect(optionTables(doc)).toEqual(new Map([['A', ['one', 'two']], ['B', ['three']]]));
+});

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import type { KV } from '../store/redis';
+import { RELEASE_LOCK, WRITE_AND_RELEASE } from '../store/scripts';
+import { isSealed, seal, unseal } from '../store/seal';
+
+/** The application's own access token as it is cached (in memory and in a shared store). */
+export interface CachedAppToken {
+  accessToken: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** Epoch milliseconds when Space issued it: with `expiresAt`, the token's lifetime. */
+  issuedAt: number;
+  tokenType: string;
+  scope: string;
+}
+
+/**
+ * Where processes share the application's token and the lock that lets one of them fetch a
+ * new one. One instance per (Space, client, scope). Every method may throw when the store is
+ * down: the app client then fetches its own token instead of failing.
+ */
+export interface AppTokenStore {
+  read(): Promise<CachedAppToken | undefined>;
+  /** Tries to take the fetch lock; returns its token, or undefined if another process holds it. */
+  lock(): Promise<string | undefined>;
+  isLocked(): Promise<boolean>;
+  /** Stores `token` for `ttl` ms and releases the lock if it is still `lockToken`'s, in one step. */
+  write(token: CachedAppToken, ttl: number, lockToken: string): Promise<void>;
+  unlock(lockToken: string): Promise<void>;
+}
+
+export interface KVAppTokenStoreSettings {
+  /** Key prefix, e.g. `'space:'`. */
+  prefix: string;
+  /** Names the (Space, client, scope) triple; a digest, never a secret. */
+  id: string;
+  /** How long a lock lives if its holder dies, ms; longer than a token request can take. */
+  lockTTL: number;
+  /** Encryption keys: the token is sealed at rest when given. */
+  encryption: readonly Buffer[];
+}
+
+function isCachedAppToken(value: unknown): value is CachedAppToken {
+  const v = value as Record<string, unknown> | null;
+  return typeof v === 'object' && v !== null && typeof v.accessToken === 'string' && v.accessToken !== ''
+    && typeof v.expiresAt === 'number' && typeof v.issuedAt === 'number' && typeof v.tokenType === 'string' && typeof v.scope === 'string';
+}
+
+/**
+ * The shared token and its lock in Redis (through the library's KV adapter, so ioredis,
+ * node-redis and Cluster alike): `<prefix>{app:<id>}:token` and `<prefix>{app:<id>}:lock`. The
+ * braces are one Redis Cluster hash tag, so both keys live on one node and the release script
+ * may touch both. Every key has a TTL: the token its remaining lifetime, the lock `lockTTL`.
+ */
+export class KVAppTokenStore implements AppTokenStore {
+  private readonly tokenKey: string;
+  private readonly lockKey: string;
+
+  constructor(private readonly kv: KV, private readonly settings: KVAppTokenStoreSettings) {
+    this.tokenKey = `${settings.prefix}{app:${settings.id}}:token`;
+    this.lockKey = `${settings.prefix}{app:${settings.id}}:lock`;
+  }
+
+  async read(): Promise<CachedAppToken | undefined> {
+    let raw = await this.kv.get(this.tokenKey);
+    if (!raw) return undefined;
+    if (isSealed(raw)) raw = this.settings.encryption.length ? unseal(this.settings.encryption, raw, this.tokenKey) ?? null : null;
+    else if (this.settings.encryption.length) return undefined;
+    if (!raw) return undefined;
+    try {
+      const value: unknown = JSON.parse(raw);
+      return isCachedAppToken(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async lock(): Promise<string | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    const ok = await this.kv.set(this.lockKey, token, this.settings.lockTTL, true, () => { this.unlock(token).catch(() => undefined); });
+    return ok ? token : undefined;
+  }
+
+  async isLocked(): Promise<boolean> {
+    return (await this.kv.get(this.lockKey)) !== null;
+  }
+
+  async write(token: CachedAppToken, ttl: number, lockToken: string): Promise<void> {
+    const json = JSON.stringify(token);
+    const value = this.settings.encryption.length ? seal(this.settings.encryption, json, this.tokenKey) : json;
+    await this.kv.run(WRITE_AND_RELEASE, [this.tokenKey, this.lockKey], [value, Math.max(1, Math.floor(ttl)), lockToken]);
+  }
+
+  async unlock(lockToken: string): Promise<void> {
+    await this.kv.run(RELEASE_LOCK, [this.lockKey], [lockToken]);
+  }
+}

@@ -1,0 +1,167 @@
+import { redisKind } from '../store/clients';
+import { fn, localPath, number, optionalString } from '../core/checks';
+import { parseEncryptionKeys } from '../store/seal';
+
+/**
+ * Settings that several parts of the library share: the Redis client, where its keys live,
+ * timings, the sign-in and sign-out paths, the session cookie's name and the encryption keys.
+ * A user gives each once — usually on the strategy — and every part reads it from here.
+ * Giving the same setting twice with different values is a `TypeError` at start-up.
+ */
+export interface SpaceSharedOptions {
+  /**
+   * The Redis client shared by every process of the app, usually the one connect-redis uses:
+   * ioredis 5/6 (`new Redis()`, Sentinel, or `new Cluster()`) or node-redis 4/5
+   * (`createClient()`/`createCluster()`). Without it, pending sign-ins, the newest tokens and
+   * the renewal locks live in this process's memory: fine for one process only.
+   */
+  redis?: unknown;
+  /** Prefix of every key the library writes. Default `'space:'`. */
+  keyPrefix?: string;
+  /**
+   * Life of the library's records (newest tokens, sign-out marks) when the session cookie
+   * has no expiry of its own, ms; otherwise they live as long as the session. Default 86400000.
+   */
+  tokenTTL?: number;
+  /** Longest wait for one Redis command, ms. Default 2000. */
+  redisTimeout?: number;
+  /** The path that starts a sign-in (`?returnTo=` says where to land). Default `'/auth/space'`. */
+  signInPath?: string;
+  /** The path of the sign-out route; renewal never blocks it. Default `'/auth/signout'`. */
+  signOutPath?: string;
+  /** express-session's cookie `name`, cleared at sign-out. Default `'connect.sid'`. */
+  cookieName?: string;
+  /**
+   * Encrypts every token the library stores (AES-256-GCM): `[current, ...previous]`, each 32
+   * bytes (a Buffer, or 64 hex / 44 base64 characters). The first encrypts; all decrypt.
+   */
+  encryptionKeys?: ReadonlyArray<string | Buffer>;
+  /** Renew when the access token has less than this left, ms. Default 60000. */
+  skew?: number;
+  /** Life of a renewal lock if its holder dies, ms (an integer above `timeout`). Default `timeout` + 5000. */
+  lockTTL?: number;
+  /** After a transient Space failure, wait this long before asking again for that sign-in, ms. Default 5000. */
+  retryDelay?: number;
+  /** Longest pause a `Retry-After` from Space may impose on one sign-in, ms. Default 60000. */
+  maxRetryAfter?: number;
+  /** Receives events (renewals, failures) for your logs. Never given a token or a session id. */
+  onEvent?: (event: import('../core/events').SpaceTokenEvent) => void;
+}
+
+export const SHARED_OPTION_NAMES = [
+  'redis', 'keyPrefix', 'tokenTTL', 'redisTimeout', 'signInPath', 'signOutPath', 'cookieName',
+  'encryptionKeys', 'skew', 'lockTTL', 'retryDelay', 'maxRetryAfter', 'onEvent',
+] as const;
+
+/** The shared settings after defaults. */
+export interface SharedSettings {
+  redis: unknown;
+  keyPrefix: string;
+  tokenTTL: number;
+  redisTimeout: number;
+  signInPath: string;
+  signOutPath: string;
+  cookieName: string;
+  encryptionKeys: Buffer[];
+  skew: number;
+  lockTTL: number;
+  retryDelay: number;
+  maxRetryAfter: number;
+  onEvent: ((event: import('../core/events').SpaceTokenEvent) => void) | undefined;
+}
+
+type Given = Partial<Record<keyof SharedSettings, unknown>>;
+
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  return false;
+}
+
+/** Checks the shared options one part was given; returns only those it was given. */
+export function checkShared(owner: string, o: Record<string, unknown>): Given {
+  const given: Given = {};
+  if (o.redis !== undefined) {
+    if (!redisKind(o.redis)) {
+      const what = o.redis === null ? 'null' : typeof o.redis === 'object' ? `an object with keys ${Object.keys(o.redis as object).slice(0, 6).join(', ')}` : typeof o.redis;
+      throw new TypeError(`${owner} option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got ${what}`);
+    }
+    given.redis = o.redis;
+  }
+  const put = <K extends keyof SharedSettings>(k: K, v: unknown) => { if (v !== undefined) given[k] = v; };
+  put('keyPrefix', optionalString(owner, 'keyPrefix', o.keyPrefix, '"space:"'));
+  put('tokenTTL', number(owner, 'tokenTTL', o.tokenTTL, { min: 1000, integer: true }));
+  put('redisTimeout', number(owner, 'redisTimeout', o.redisTimeout, { min: 10, integer: true }));
+  put('signInPath', localPath(owner, 'signInPath', o.signInPath));
+  put('signOutPath', localPath(owner, 'signOutPath', o.signOutPath));
+  put('cookieName', optionalString(owner, 'cookieName', o.cookieName, '"connect.sid"'));
+  if (o.encryptionKeys !== undefined) given.encryptionKeys = parseEncryptionKeys(owner, o.encryptionKeys);
+  put('skew', number(owner, 'skew', o.skew, { min: 0, integer: true }));
+  put('lockTTL', number(owner, 'lockTTL', o.lockTTL, { min: 100, integer: true }));
+  put('retryDelay', number(owner, 'retryDelay', o.retryDelay, { min: 0, integer: true }));
+  put('maxRetryAfter', number(owner, 'maxRetryAfter', o.maxRetryAfter, { min: 0, integer: true }));
+  put('onEvent', fn(owner, 'onEvent', o.onEvent));
+  return given;
+}
+
+/**
+ * The one place the shared settings live, held by the strategy. Parts add what they were
+ * given; a value given twice must agree. Once the library has started using them (the first
+ * request), they are fixed.
+ */
+export class SharedConfig {
+  private readonly given: Given = {};
+  private readonly from: Partial<Record<keyof SharedSettings, string>> = {};
+  private resolved: SharedSettings | undefined;
+
+  constructor(private readonly timeout: number) {}
+
+  add(owner: string, given: Given): void {
+    for (const [name, value] of Object.entries(given) as Array<[keyof SharedSettings, unknown]>) {
+      if (value === undefined) continue;
+      if (name in this.given) {
+        if (!same(this.given[name], value)) {
+          throw new TypeError(`"${name}" is given to ${this.from[name]} and to ${owner} with different values; give it once, on the SpaceStrategy`);
+        }
+        continue;
+      }
+      if (this.resolved) throw new TypeError(`${owner} option "${name}" comes after the first request; create every middleware before the app starts serving`);
+      // A refresh must never outlive its lock: otherwise a second process could refresh with the
+      // same refresh token, and a rotating Space would revoke the whole grant.
+      if (name === 'lockTTL' && (value as number) < this.timeout + 1000) {
+        throw new TypeError(`${owner} option "lockTTL" (${String(value)} ms) must be at least the strategy's "timeout" + 1000 ms (${this.timeout + 1000}), so a renewal never outlives its lock`);
+      }
+      this.given[name] = value;
+      this.from[name] = owner;
+    }
+  }
+
+  /** The settings with defaults; fixed from the first call on. */
+  get settings(): SharedSettings {
+    if (this.resolved) return this.resolved;
+    const g = this.given as Partial<SharedSettings>;
+    const lockTTL = g.lockTTL ?? this.timeout + 5000;
+    this.resolved = Object.freeze({
+      redis: g.redis,
+      keyPrefix: g.keyPrefix ?? 'space:',
+      tokenTTL: g.tokenTTL ?? 86_400_000,
+      redisTimeout: g.redisTimeout ?? 2000,
+      signInPath: g.signInPath ?? '/auth/space',
+      signOutPath: g.signOutPath ?? '/auth/signout',
+      cookieName: g.cookieName ?? 'connect.sid',
+      encryptionKeys: g.encryptionKeys ?? [],
+      skew: g.skew ?? 60_000,
+      lockTTL,
+      retryDelay: g.retryDelay ?? 5000,
+      maxRetryAfter: g.maxRetryAfter ?? 60_000,
+      onEvent: g.onEvent,
+    }) as SharedSettings;
+    return this.resolved;
+  }
+
+  /** Where a setting came from, for messages. */
+  origin(name: keyof SharedSettings): string | undefined {
+    return this.from[name];
+  }
+}

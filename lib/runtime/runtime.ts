@@ -1,0 +1,111 @@
+import type { Request } from 'express';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
+import { SharedClock } from '../store/clock';
+import { emitter, type SpaceTokenEvent } from '../core/events';
+import { Keys } from '../store/key-names';
+import { PendingStore } from '../signin/pending';
+import { kvFor, type KV } from '../store/redis';
+import { isEnded, RecordStore } from '../tokens/records';
+import { RenewalEngine, type Refresher } from '../tokens/renewal-engine';
+import { SessionState, sessionLife } from '../session/state';
+import type { SharedSettings } from '../config/shared-settings';
+import { publicView, type SpaceTokenSet, type StoredTokenSet } from '../tokens/token-set';
+
+/** What the runtime needs of the strategy (kept narrow so the two do not import each other). */
+export interface RuntimeHost extends Refresher {
+  readonly sessionKey: string;
+  readonly stateMaxAge: number;
+  readonly maxPendingSignIns: number;
+}
+
+/**
+ * Everything the library keeps per strategy, built once from the shared settings on first
+ * use: the Redis (or memory) store, key names, the pending sign-ins, the session state, the
+ * renewal engine and what this process knows of other processes' sign-outs.
+ */
+export class SpaceRuntime {
+  readonly kv: KV;
+  readonly keys: Keys;
+  readonly records: RecordStore;
+  readonly pending: PendingStore;
+  readonly session: SessionState;
+  readonly engine: RenewalEngine;
+  readonly emit: (event: SpaceTokenEvent) => void;
+  /** Redis's clock as this process estimates it: every stored time of a sign-in is in it. */
+  readonly clock: SharedClock;
+  /** Sign-ins this process has checked against Redis recently: the version seen, and until when it counts. */
+  private readonly checked = new Map<string, { version: number; until: number }>();
+
+  constructor(readonly settings: SharedSettings, host: RuntimeHost) {
+    this.kv = kvFor(settings.redis, settings.redisTimeout);
+    this.keys = new Keys(settings.keyPrefix);
+    this.emit = emitter(settings.onEvent);
+    this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
+    this.pending = new PendingStore(this.kv, this.keys, settings.encryptionKeys, { max: host.maxPendingSignIns, maxAge: host.stateMaxAge });
+    this.session = new SessionState(host.sessionKey, settings.encryptionKeys, async (grant) => {
+      const record = await this.records.read(grant);
+      return record && !isEnded(record) ? record : undefined;
+    });
+    this.clock = new SharedClock(this.kv.shared ? () => this.kv.time() : undefined);
+    void this.clock.start();
+    this.engine = new RenewalEngine(this.records, this.kv, this.keys, host, settings, this.emit, this.clock);
+  }
+
+  /** What `req.spaceTokens` shows: the tokens, `expiresAt` in this process's clock. */
+  view(tokens: StoredTokenSet): SpaceTokenSet {
+    return publicView(tokens, this.clock.skewToShared);
+  }
+
+  /** How long the library's records of this request's sign-in must live: as long as its session. */
+  recordTTL(req: Request): number {
+    return sessionLife(req) ?? this.settings.tokenTTL;
+  }
+
+  /**
+   * Is this session's sign-in still alive, and is there a newer copy of its tokens? A sign-out
+   * marks the sign-in ended in Redis and announces it, so a copy of the session written back by
+   * a request that was still running never authenticates again. This process trusts what it
+   * heard for a while (30 s when it hears announcements, 1 s when it cannot), else asks Redis.
+   */
+  async check(stored: StoredTokenSet): Promise<{ ended: true } | { ended: false; newest: StoredTokenSet }> {
+    if (this.engine.news.get(stored.grant)?.ended) return { ended: true };
+    const now = Date.now();
+    if (this.knownAlive(stored, now)) return { ended: false, newest: stored };
+    const listening = this.settings.redis === undefined ? true : await Promise.race([this.engine.listen(), Promise.resolve(false)]);
+    const record = await this.records.read(stored.grant);
+    if (isEnded(record)) return { ended: true };
+    const newest = record && record.version > stored.version ? record : stored;
+    this.note(stored.grant, newest.version, now + (listening ? 30_000 : 1000));
+    return { ended: false, newest };
+  }
+
+  /** Records that this process has just seen (issued or renewed) this copy. */
+  remember(tokens: StoredTokenSet, listening = false): void {
+    this.note(tokens.grant, tokens.version, Date.now() + (listening ? 30_000 : 1000));
+  }
+
+  private note(grant: string, version: number, until: number): void {
+    // Latest last, so what has expired is at the front and goes first: the map holds the
+    // sign-ins seen in the last 30 s, not every one this process ever met.
+    this.checked.delete(grant);
+    this.checked.set(grant, { version, until });
+    const now = Date.now();
+    dropWhileFirst(this.checked, (seen) => seen.until <= now);
+    trimOldest(this.checked, PER_PROCESS_MAX);
+  }
+
+  /** True when this process knows, without asking Redis, that this copy is alive and the newest. */
+  knownAlive(stored: StoredTokenSet, now = Date.now()): boolean {
+    const seen = this.checked.get(stored.grant);
+    if (!seen || seen.until <= now || seen.version > stored.version) return false;
+    const news = this.engine.news.get(stored.grant);
+    return !news || (!news.ended && news.version <= stored.version);
+  }
+
+  /** Ends a sign-in everywhere: marked in Redis, announced, and forgotten here. */
+  async end(grant: string, req: Request): Promise<void> {
+    await this.engine.end(grant, this.recordTTL(req));
+    this.checked.delete(grant);
+    this.session.forget(grant);
+  }
+}

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError, isRedisOutage } from '../core/errors';
+import { explainOffline } from '../core/events';
+import { fingerprint } from '../store/key-names';
+import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
+import type { SpaceProfile } from '../space/profile';
+import { answerSignInFailed, answerUnavailable } from '../web/respond';
+import { safeReturnTo } from '../web/return-to';
+import { noteSignIn, recordSignIn } from '../member-sessions/member-sessions';
+import { sessionOf } from '../session/state';
+import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from '../strategy';
+import type { StoredTokenSet } from '../tokens/token-set';
+import { signInCookieOf, type SpaceVerified } from '../config/strategy-options';
+
+type Challenge = { message: string };
+
+/**
+ * Starts a sign-in: the pending sign-in (state, PKCE verifier, where to return) is stored,
+ * and a session made for it saved, *before* the browser is sent to Space; if the store cannot
+ * take them the answer is 503, not a redirect that could only fail on the way back.
+ */
+export async function startSignIn(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
+  const res = req.res!;
+  res.set('Cache-Control', 'no-store');
+  const runtime = strategy.runtime;
+  try {
+    const url = await strategy.createSignInURL(req, options);
+    runtime.emit({ event: 'signin.started' });
+    strategy.redirect(url);
+  } catch (err) {
+    if (!isRedisOutage(err)) throw err;
+    explainOffline(err);
+    runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
+    answerUnavailable(req, res, 'store');
+  }
+}
+
+/** Records a pending sign-in and returns the `/oauth/auth` URL; see {@link SpaceStrategy.createSignInURL}. */
+export async function createSignInURL(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<string> {
+  if (!sessionOf(req)) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
+  const settings = strategy.settings;
+  const redirectURI = strategy.redirectURI(req);
+  const verifier = randomToken();
+  const scopeOption = options.scope ?? settings.scope;
+  const scope = Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption;
+  const signIn: PendingSignIn = { verifier, redirectURI, scope, createdAt: Date.now() };
+  const returnTo = safeReturnTo(options.returnTo ?? (req.query as Record<string, unknown>).returnTo);
+  if (returnTo) signIn.returnTo = returnTo;
+  // The browser's pending sign-ins are named by a cookie of its own (pending.ts): no session is
+  // stored for a sign-in that has not happened yet.
+  const cookie = signInCookieOf(strategy);
+  const browser = browserOf(req, cookie) ?? randomToken();
+  const state = await strategy.runtime.pending.add(browser, signIn);
+  setBrowserCookie(req, req.res!, cookie, browser, settings.stateMaxAge);
+  // One query string, built once (each `url.searchParams.set` re-serializes the whole URL).
+  const query = new URLSearchParams(strategy.authorizationParams(options));
+  query.set('response_type', 'code');
+  query.set('client_id', settings.clientID);
+  query.set('redirect_uri', redirectURI);
+  query.set('scope', scope);
+  query.set('state', state);
+  // Space treats a missing code_challenge_method as "plain" (docs/space-api.md#pkce): always say S256.
+  query.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+  query.set('code_challenge_method', 'S256');
+  return `${strategy.authURL}?${query.toString()}`;
+}
+
+function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired'): Challenge {
+  switch (reason) {
+    case 'missing': return { message: 'Sign-in callback has no state; start signing in again' };
+    case 'malformed': return { message: 'Sign-in callback has a malformed state; start signing in again' };
+    case 'expired': return { message: 'Sign-in took too long; start signing in again' };
+    default: return { message: 'Sign-in state does not match a sign-in started in this browser (already used, expired, started elsewhere, or cookies are blocked); start signing in again' };
+  }
+}
+
+/** Completes a sign-in on the callback: state, code exchange, profile, verify, login. */
+export async function completeSignIn(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+  const query = req.query as Record<string, unknown>;
+  const res = req.res!;
+  const runtime = strategy.runtime;
+  const settings = strategy.settings;
+  // The callback URL carries a code: keep it out of caches and Referer headers (RFC 9700 §4.2.4, §4.3).
+  res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+  const fail = (challenge: Challenge, status: number, reason: string): void => {
+    runtime.emit({ event: 'signin.refused', reason, status });
+    if (!gate || options.failureRedirect) return strategy.fail(challenge, status);
+    answerSignInFailed(req, res, status, challenge.message, strategy.signInPath);
+  };
+  // RFC 6749 §3.1: parameters must not be repeated. With Express's parser a repeated
+  // parameter arrives as an array (or an object for `a[b]=`): refuse before anything else.
+  for (const name of ['code', 'state', 'error', 'error_description']) {
+    if (query[name] !== undefined && typeof query[name] !== 'string') {
+      return fail({ message: `Malformed sign-in callback: "${name}" is repeated or not a plain value` }, 400, 'malformed_callback');
+    }
+  }
+  const session = sessionOf(req)!;
+  const cookie = signInCookieOf(strategy);
+  const browser = browserOf(req, cookie);
+  let taken;
+  try {
+    taken = await runtime.pending.take(browser, query.state, Date.now());
+  } catch (err) {
+    if (!(err instanceof RedisUnavailableError)) throw err;
+    return answerUnavailable(req, res, 'store');
+  }
+  if (!taken.ok) {
+    // A callback replayed by the back button of a signed-in user: just go home.
+    if (gate && taken.reason !== 'missing' && typeof req.isAuthenticated === 'function' && req.isAuthenticated()) {
+      return void res.redirect(String(options.successRedirect ?? '/'));
+    }
+    return fail(stateChallenge(taken.reason), 403, `state_${taken.reason}`);
+  }
+  const { signIn, remaining } = taken;
+  // The browser's last pending sign-in: its cookie goes (it named nothing else).
+  if (remaining === 0) setBrowserCookie(req, res, cookie, '', 0);
+
+  if (query.error !== undefined) {
+    // The state matched, so this error really comes from the sign-in this browser started.
+    if (query.error === 'access_denied') return fail({ message: 'Sign-in was cancelled in Space' }, 401, 'access_denied');
+    const error = String(query.error).slice(0, 100);
+    const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+    runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
+    return strategy.error(new SpaceAuthorizationError(
+      `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,
+      { code: 'SPACE_AUTHORIZATION_FAILED', error, errorDescription: description },
+    ));
+  }
+  if (typeof query.code !== 'string' || query.code === '') return fail({ message: 'Sign-in callback has no code' }, 400, 'no_code');
+
+  let answer;
+  try {
+    answer = await strategy.client.exchangeCode({
+      code: query.code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
+      extra: strategy.tokenParams(options) as Record<string, string>,
+    });
+  } catch (err) {
+    // A used, expired or mismatched code: the user can simply try again.
+    if (err instanceof SpaceTokenError && err.error === 'invalid_grant') {
+      const said = `${err.status ?? ''} invalid_grant${err.errorDescription ? `: "${err.errorDescription}"` : ''}`.trim();
+      return fail({ message: `Sign-in did not complete: Space refused the code (${said}); start signing in again` }, 400, 'invalid_grant');
+    }
+    throw err;
+  }
+  const profile = settings.skipUserProfile
+    ? ({ provider: 'space' } as SpaceProfile)
+    : await strategy.client.profile(answer.tokens.accessToken, settings.profileFields);
+
+  // A previous sign-in in this browser session (another user's, or the same again): ended below.
+  const previousGrant = runtime.session.grantOf(session);
+  const previous = previousGrant ? await runtime.session.load(session).catch(() => undefined) : undefined;
+  // Stored times are in Redis's clock (clock.ts), so every process reads them right.
+  await runtime.clock.start();
+  const shift = runtime.clock.skewToShared;
+  const stored: StoredTokenSet = { ...answer.tokens, expiresAt: answer.tokens.expiresAt + shift, issuedAt: answer.issuedAt + shift, grant: randomToken(), version: 1 };
+  const verified: SpaceVerified = (err, user, info) => {
+    if (err) return strategy.error(err as Error);
+    if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
+    const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
+    if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
+    // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
+    // stores the new session (one round trip to Redis for the three), awaited before the answer.
+    let writes: Promise<unknown> | undefined;
+    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(strategy, req, stored, profile.id), noteSignIn(strategy, req, stored, profile.id)]));
+    runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (loginErr) => {
+      if (loginErr) {
+        // The session was not stored: a record written for it is ended, not left to be listed.
+        if (writes) writes.then(() => runtime.end(stored.grant, req)).catch(() => undefined);
+        return;
+      }
+      // The session now names this sign-in; its tokens are in its record, written before the
+      // answer (a Redis failure here is a 503 from spaceErrorHandler, and the session is useless).
+      await writeSignIn();
+      // Nothing of a previous user survives: their sign-in ends here and at Space.
+      if (previousGrant && previousGrant !== stored.grant) await endPrevious(strategy, req, previousGrant, previous);
+      runtime.remember(stored);
+      runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
+    }, () => { writeSignIn().catch(() => undefined); });
+    if (!gate) return strategy.success(user, authInfo);
+    // Gate mode: nothing after this middleware handles the callback path, so land the
+    // user on the page first asked for here.
+    req.logIn(user, (loginErr?: unknown) => {
+      if (loginErr) return strategy.error(loginErr as Error);
+      const s = sessionOf(req);
+      if (s) delete s.returnTo;
+      res.redirect(signIn.returnTo ?? String(options.successRedirect ?? '/'));
+    });
+  };
+  strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
+}
+
+async function endPrevious(strategy: SpaceStrategy, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {
+  await strategy.runtime.end(grant, req).catch(() => undefined);
+  if (previous && previous.expiresAt > strategy.runtime.clock.now()) {
+    strategy.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,298 @@
+import type { SharedClock } from '../store/clock';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
+import type { SpaceTokenEvent } from '../core/events';
+import { SpaceTokenError, isSpaceError } from '../core/errors';
+import { fingerprint, type Keys } from '../store/key-names';
+import type { KV } from '../store/redis';
+import { isEnded, type RecordStore } from './records';
+import { isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
+
+/** What a renewal ended in. */
+export type Outcome =
+  | { kind: 'fresh'; tokens: StoredTokenSet; refreshed: boolean }
+  | { kind: 'ended'; reason: string }
+  | { kind: 'unavailable'; retryAfter: number; reason: string };
+
+export interface RenewalSettings { skew: number; lockTTL: number; retryDelay: number; maxRetryAfter: number }
+
+/** What the engine needs from Space: a refresh, and a revocation for tokens nobody may keep. */
+export interface Refresher {
+  refresh(refreshToken: string, options: { scope?: string; signal?: AbortSignal }): Promise<SpaceTokenSet>;
+  revokeRefreshToken(accessToken: string, options: { signal?: AbortSignal }): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+const MAX_TRACKED = PER_PROCESS_MAX;
+/** News of a sign-in is kept 1 min, twice the longest a check is trusted (runtime.ts): then Redis is asked anyway. */
+const NEWS_KEPT = 60_000;
+
+/**
+ * The renewal engine, with no Express in it: renews each sign-in's tokens at most once at a
+ * time — in this process through a shared promise, across processes through a short Redis
+ * lock whose waiters are woken by the winner's announcement (polling is the fallback) — and
+ * keeps versioned records so that an older copy never wins over a newer one.
+ *
+ * - The lock outlives the refresh: `lockTTL` is at least the Space timeout + 1 s, and the
+ *   refresh is aborted before the lock can expire. So two refreshes with one refresh token
+ *   cannot happen, even with a Space that rotates refresh tokens.
+ * - The write's answer counts: a renewal Redis refused (a newer version, or a sign-out mark)
+ *   is neither reported nor used; tokens minted after a sign-out are revoked at Space.
+ * - A transient Space failure pauses that sign-in only, for `retryDelay` or Space's
+ *   `Retry-After`, capped at `maxRetryAfter`.
+ * - A renewal Space answered but Redis could not store is kept and served from this process,
+ *   and written as soon as Redis answers again.
+ */
+export class RenewalEngine {
+  private readonly inFlight = new Map<string, Promise<Outcome>>();
+  private readonly unsaved = new Map<string, { tokens: StoredTokenSet; until: number; lock: string; ttl: number }>();
+  private readonly pauses = new Map<string, number>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private subscribed: Promise<boolean> | undefined;
+  /** What this process heard of sign-ins in the last NEWS_KEPT ms: ended, or renewed to a version. */
+  readonly news = new Map<string, { ended: boolean; version: number; at: number }>();
+
+  constructor(
+    private readonly records: RecordStore,
+    private readonly kv: KV,
+    private readonly keys: Keys,
+    private readonly space: Refresher,
+    private readonly settings: RenewalSettings,
+    private readonly emit: (event: SpaceTokenEvent) => void,
+    private readonly clock: SharedClock,
+  ) {}
+
+  /** Listens to other processes' announcements; false when that is not possible (then: polling). */
+  listen(): Promise<boolean> {
+    if (!this.subscribed) {
+      this.subscribed = this.kv.subscribe(this.keys.channel, (message) => this.hear(message)).then(() => true, () => {
+        this.subscribed = undefined; // Try again later.
+        return false;
+      });
+    }
+    return this.subscribed;
+  }
+
+  private hear(message: string): void {
+    const [kind, grant, version] = message.split(' ');
+    if (!grant || (kind !== 'e' && kind !== 'r')) return;
+    const at = Date.now();
+    const known = this.news.get(grant);
+    if (kind === 'e' || !known || known.version < Number(version)) {
+      this.news.delete(grant); // moved to the end: the oldest news is first, and goes first
+      this.news.set(grant, kind === 'e' ? { ended: true, version: Number.MAX_SAFE_INTEGER, at } : { ended: false, version: Number(version), at });
+    }
+    dropWhileFirst(this.news, (n) => at - n.at > NEWS_KEPT);
+    trimOldest(this.news, MAX_TRACKED);
+    for (const wake of this.waiters.get(grant) ?? []) wake();
+  }
+
+  private announce(kind: 'r' | 'e', grant: string, version: number): void {
+    this.hear(`${kind} ${grant} ${version}`);
+    this.kv.publish(this.keys.channel, `${kind} ${grant} ${version}`).catch(() => undefined);
+  }
+
+  /** Waits until the lock holder announces, or `ms` passes. */
+  private waitForNews(grant: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(grant);
+      if (!set) this.waiters.set(grant, (set = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        set!.delete(done);
+        if (set!.size === 0) this.waiters.delete(grant);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+  }
+
+  /** Marks a sign-in as ended everywhere: its record can never be written again. */
+  async end(grant: string, ttl: number, lockToken = ''): Promise<void> {
+    await this.records.end(grant, ttl, lockToken);
+    this.unsaved.delete(grant);
+    this.announce('e', grant, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Fresh tokens for this sign-in, renewing once for everyone who asks at the same time. */
+  renew(current: StoredTokenSet, force: boolean, ttl: number): Promise<Outcome> {
+    const key = `${current.grant}:${force ? current.version : 'any'}`;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.renewOnce(current, force, ttl).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private usable(tokens: StoredTokenSet, force: boolean, than: StoredTokenSet): boolean {
+    return force ? tokens.version > than.version : isFresh(tokens, this.settings.skew, this.clock.now());
+  }
+
+  private async renewOnce(fromSession: StoredTokenSet, force: boolean, ttl: number): Promise<Outcome> {
+    const { grant } = fromSession;
+    let current = fromSession;
+    const local = this.unsaved.get(grant);
+    if (local && local.tokens.version > current.version) {
+      // A renewal this process made while Redis was away is newer than the session's copy.
+      await this.flushUnsaved();
+      current = local.tokens;
+      if (this.usable(current, force, fromSession)) return { kind: 'fresh', tokens: current, refreshed: false };
+    }
+    const subscribed = await Promise.race([this.listen(), sleep(50).then(() => false)]);
+    const deadline = Date.now() + this.settings.lockTTL + 1000;
+    let strayChecked = false;
+    for (;;) {
+      const side = await this.records.read(grant);
+      if (isEnded(side)) return { kind: 'ended', reason: 'signed_out' };
+      const base = side && side.version >= current.version ? side : current;
+      if (side && side.version > current.version && this.usable(side, force, current)) {
+        this.emit({ event: 'token.adopted', grant: fingerprint(grant, 12), reason: 'renewed_elsewhere' });
+        return { kind: 'fresh', tokens: side, refreshed: false };
+      }
+      if (!force && isFresh(base, this.settings.skew, this.clock.now())) return { kind: 'fresh', tokens: base, refreshed: false };
+
+      const lock = await this.records.lock(grant);
+      if (lock) return this.renewLocked(base, lock, ttl);
+      // A lock with no TTL (or more than ours) is not the library's: it would block forever.
+      if (!strayChecked) {
+        strayChecked = true;
+        if (await this.records.clearStray(grant)) {
+          this.emit({ event: 'token.lock_cleared', grant: fingerprint(grant, 12), reason: 'no_ttl' });
+          continue;
+        }
+      }
+      // Another process is renewing: wait for its announcement rather than renewing again.
+      while (await this.records.isLocked(grant)) {
+        if (Date.now() > deadline) return { kind: 'unavailable', retryAfter: 2, reason: 'lock_timeout' };
+        await this.waitForNews(grant, subscribed ? 250 : 25);
+      }
+    }
+  }
+
+  private async renewLocked(base: StoredTokenSet, lock: string, ttl: number): Promise<Outcome> {
+    const { grant } = base;
+    const tag = fingerprint(grant, 12);
+    let released = false;
+    try {
+      // Re-read under the lock: the previous holder may have finished just before we took it.
+      const side = await this.records.read(grant);
+      if (isEnded(side)) return { kind: 'ended', reason: 'signed_out' };
+      if (side && side.version > base.version) return { kind: 'fresh', tokens: side, refreshed: false };
+      if (!base.refreshToken) {
+        this.emit({ event: 'token.no_refresh_token', grant: tag });
+        return { kind: 'ended', reason: 'no_refresh_token' };
+      }
+      const pausedUntil = this.pauses.get(grant) ?? 0;
+      if (Date.now() < pausedUntil) {
+        return { kind: 'unavailable', retryAfter: Math.ceil((pausedUntil - Date.now()) / 1000), reason: 'space_paused' };
+      }
+      this.pauses.delete(grant);
+      let renewed: SpaceTokenSet;
+      try {
+        // Aborted well before the lock expires, whatever Space does.
+        const signal = AbortSignal.timeout(Math.max(100, this.settings.lockTTL - 500));
+        renewed = await this.space.refresh(base.refreshToken, { ...(base.scope ? { scope: base.scope } : {}), signal });
+      } catch (err) {
+        return await this.refreshFailed(base, lock, err, ttl, () => { released = true; });
+      }
+      // Space's lifetime counted from now in the shared clock (see clock.ts), not this process's.
+      const shift = this.clock.skewToShared;
+      const next = mergeRenewed(base, { ...renewed, expiresAt: renewed.expiresAt + shift }, Date.now() + shift);
+      let written: boolean;
+      try {
+        written = await this.records.write(next, grant, ttl, lock);
+      } catch (err) {
+        // Space has answered: the new tokens are the only good ones now. Serve them, keep
+        // them, and write them (releasing the lock) when Redis takes writes again.
+        released = true;
+        this.keepUnsaved(next, err, lock, ttl);
+        return { kind: 'fresh', tokens: next, refreshed: true };
+      }
+      released = true;
+      if (!written) return this.writeRefused(grant, next);
+      this.announce('r', grant, next.version);
+      this.emit({ event: 'token.refreshed', grant: tag });
+      return { kind: 'fresh', tokens: next, refreshed: true };
+    } finally {
+      if (!released) await this.records.unlock(grant, lock).catch(() => undefined);
+    }
+  }
+
+  /** Redis kept a newer record, or the sign-in ended meanwhile: the newer state wins. */
+  private async writeRefused(grant: string, minted: StoredTokenSet): Promise<Outcome> {
+    const tag = fingerprint(grant, 12);
+    const side = await this.records.read(grant).catch(() => undefined);
+    if (side && !isEnded(side)) {
+      this.emit({ event: 'token.adopted', grant: tag, reason: 'newer_version' });
+      return { kind: 'fresh', tokens: side, refreshed: false };
+    }
+    // Signed out while Space was renewing: the tokens just minted must die at Space too.
+    this.emit({ event: 'token.discarded', grant: tag, reason: 'signed_out' });
+    this.space.revokeRefreshToken(minted.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+    return { kind: 'ended', reason: 'signed_out' };
+  }
+
+  private async refreshFailed(base: StoredTokenSet, lock: string, err: unknown, ttl: number, markReleased: () => void): Promise<Outcome> {
+    const tag = fingerprint(base.grant, 12);
+    if (err instanceof SpaceTokenError && err.grantRevoked) {
+      // Before signing out, make sure no other process renewed with the same token meanwhile.
+      const side = await this.records.read(base.grant);
+      if (side && !isEnded(side) && side.version > base.version) return { kind: 'fresh', tokens: side, refreshed: false };
+      await this.end(base.grant, ttl, lock);
+      markReleased();
+      this.emit({ event: 'token.refresh_rejected', grant: tag, reason: 'invalid_grant', status: err.status, error: err.error, message: err.message });
+      return { kind: 'ended', reason: 'invalid_grant' };
+    }
+    const asked = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter * 1000 : this.settings.retryDelay;
+    const pause = Math.min(asked, this.settings.maxRetryAfter);
+    if (isSpaceError(err) && err.transient && pause > 0) {
+      this.pauses.set(base.grant, Date.now() + pause);
+      trimOldest(this.pauses, MAX_TRACKED);
+    }
+    // invalid_client, a malformed answer...: our side or Space's is broken, not the user's
+    // grant. Keep the session (a bad secret must not sign everyone out).
+    this.emit({
+      event: 'token.refresh_failed', grant: tag, reason: isSpaceError(err) ? err.code : 'error',
+      status: isSpaceError(err) ? err.status : undefined, error: isSpaceError(err) ? err.error : undefined,
+      message: err instanceof Error ? err.message : String(err),
+    });
+    return { kind: 'unavailable', retryAfter: Math.max(1, Math.ceil(pause / 1000)), reason: isSpaceError(err) ? err.code : 'error' };
+  }
+
+  private keepUnsaved(tokens: StoredTokenSet, err: unknown, lock: string, ttl: number): void {
+    this.unsaved.set(tokens.grant, { tokens, until: Date.now() + Math.min(ttl, 3_600_000), lock, ttl });
+    trimOldest(this.unsaved, 10_000);
+    this.emit({ event: 'token.persist_failed', grant: fingerprint(tokens.grant, 12), message: err instanceof Error ? err.message : String(err) });
+    if (!this.flushTimer) {
+      this.flushTimer = setInterval(() => void this.flushUnsaved(), 1000);
+      this.flushTimer.unref();
+    }
+  }
+
+  /** Writes renewals kept in memory; drops those past their time. */
+  private async flushUnsaved(): Promise<void> {
+    for (const [grant, entry] of this.unsaved) {
+      if (entry.until < Date.now()) {
+        this.unsaved.delete(grant);
+        continue;
+      }
+      try {
+        // Also releases the renewal lock if it is still ours, so nobody waits for its TTL.
+        const written = await this.records.write(entry.tokens, grant, entry.ttl, entry.lock);
+        if (this.unsaved.get(grant) === entry) this.unsaved.delete(grant);
+        if (written) {
+          this.announce('r', grant, entry.tokens.version);
+          this.emit({ event: 'token.persisted_late', grant: fingerprint(grant, 12) });
+        }
+      } catch {
+        return; // Redis still away: try again on the next tick.
+      }
+    }
+    if (this.unsaved.size === 0 && this.flushTimer) {
+      clearInterval(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+  }
+}

@@ -3,7 +3,7 @@
  * per-call options, and express-session's `SessionData` learns `req.session.space`.
  * Types only: this file emits no code. See docs/typescript.md.
  */
-import type { SpaceAuthenticateOptions } from './strategy';
+import type { SpaceAuthenticateOptions } from './signin/host';
 import type { SpaceTokenSet } from './tokens/token-set';
 
 /**

@@ -5,7 +5,7 @@
 import './runtime/request-context';
 
 export { SpaceStrategy } from './strategy';
-export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './strategy';
+export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './signin/host';
 export type {
   SpaceStrategyOptions,
   SpaceStrategyOptionsWithRequest,
@@ -73,5 +73,5 @@ export type { SpaceSessionData } from './augment';
 export { spaceAuthorize } from './teams/authorize';
 export type { SpaceAuthorizeOptions } from './teams/authorize';
 export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './teams/rules';
-export { spaceSessions, endSpaceSessionsOf } from './member-sessions/member-sessions';
-export type { SpaceSessions, SpaceSessionInfo } from './member-sessions/member-sessions';
+export { spaceSessions, endSpaceSessionsOf } from './signout/everywhere';
+export type { SpaceSessions, SpaceSessionInfo } from './signout/everywhere';

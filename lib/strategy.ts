@@ -1,6 +1,5 @@
 import type { Request } from 'express';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
-import { gate } from './signin/gate';
 import {
   resolveOptions,
   type ResolvedOptions,
@@ -17,36 +16,16 @@ import {
 import type { SpaceProfile } from './space/profile';
 import { requestHost, requestPath } from './web/request';
 import { SpaceRuntime } from './runtime/runtime';
-import { sessionOf } from './session/state';
+import { sessionOf } from './session/session';
 import { SharedConfig } from './config/shared-settings';
-import { completeSignIn, createSignInURL, startSignIn } from './signin/sign-in';
+import { completeSignIn } from './signin/callback';
+import { gate } from './signin/gate';
+import type { SpaceAuthenticateOptions } from './signin/host';
+import { PendingStore } from './signin/pending';
+import { createSignInURL, startSignIn } from './signin/start';
 import { SpaceClient, type SpaceApiCallOptions } from './space/client';
 import { guardStore } from './session/store-guard';
 import { keptRefreshToken, type SpaceTokenSet } from './tokens/token-set';
-
-/** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */
-export interface SpaceAuthenticateOptions {
-  /** Scope for this sign-in, overriding the strategy's. */
-  scope?: string | string[];
-  /** Where to land after sign-in (a local path); also read from `?returnTo=` on the start route. */
-  returnTo?: string;
-  /** Space's login UI mode for this sign-in, e.g. `'required'` to force a fresh Space login. */
-  requestCredentials?: 'default' | 'required' | 'skip' | 'silent';
-  /** `online` or `offline` for this sign-in. */
-  accessType?: 'offline' | 'online';
-  /** Gate mode: more public paths for this mount, added to the strategy's `publicPaths`. */
-  publicPaths?: Array<string | RegExp>;
-  /** `false` turns gate mode off for a mount made with `app.use()`. */
-  gate?: boolean;
-  [passportOption: string]: unknown;
-}
-
-/** What `req.authInfo` holds after a Space sign-in. */
-export interface SpaceAuthInfo {
-  /** The local path the sign-in was started for, if any. */
-  returnTo?: string;
-  [key: string]: unknown;
-}
 
 /**
  * "Sign in with JetBrains Space" for Passport: the authorization-code flow against your
@@ -82,7 +61,7 @@ export class SpaceStrategy extends OAuth2Strategy {
    * Holds the runtime once built. An object made in the constructor, because Passport runs
    * each request on `Object.create(strategy)`: a field set there would be that request's alone.
    */
-  private readonly built: { runtime?: SpaceRuntime; make?: () => SpaceRuntime } = {};
+  private readonly built: { runtime?: SpaceRuntime; pending?: PendingStore; make?: () => SpaceRuntime } = {};
 
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunction);
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunctionWithParams);
@@ -115,9 +94,8 @@ export class SpaceStrategy extends OAuth2Strategy {
     this.shared.add('SpaceStrategy', shared);
     // Bound to this instance, never to a request's Object.create() copy of it.
     this.built.make = () => new SpaceRuntime(this.shared.settings, {
-      sessionKey: settings.sessionKey,
-      stateMaxAge: settings.stateMaxAge,
-      maxPendingSignIns: settings.maxPendingSignIns,
+      options: this.settings,
+      client: this.client,
       refresh: (token, options) => this.refresh(token, options),
       revokeRefreshToken: (token, options) => this.revokeRefreshToken(token, options),
     });
@@ -127,6 +105,15 @@ export class SpaceStrategy extends OAuth2Strategy {
   get runtime(): SpaceRuntime {
     if (!this.built.runtime) this.built.runtime = this.built.make!();
     return this.built.runtime;
+  }
+
+  /** The browsers' pending sign-ins (state, PKCE verifier, return path), in the runtime's store. */
+  get pending(): PendingStore {
+    if (!this.built.pending) {
+      const runtime = this.runtime;
+      this.built.pending = new PendingStore(runtime.kv, runtime.keys, runtime.settings.encryptionKeys, { max: this.settings.maxPendingSignIns, maxAge: this.settings.stateMaxAge });
+    }
+    return this.built.pending;
   }
 
   /** The path that starts a sign-in (shared setting `signInPath`). */

@@ -1,5 +1,6 @@
 import { toSpaceProfile } from '../../lib/space/profile';
-import { isFresh, mergeRenewed, parseTokenResponse, type StoredTokenSet } from '../../lib/tokens/token-set';
+import { isFresh, mergeRenewed, type StoredTokenSet } from '../../lib/tokens/token-set';
+import { parseTokenResponse } from '../../lib/space/token-answer';
 import { safeReturnTo } from '../../lib/web/return-to';
 
 const S = 'https://acme.jetbrains.space';

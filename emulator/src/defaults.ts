@@ -5,7 +5,7 @@
  * The avatar ids look like Space attachment ids (short opaque strings, docs/space-api.md#profile) and are
  * served as generated SVGs at `/d/<id>` (docs/space-api.md#avatars).
  */
-import type { SpaceEmulatorClient, SpaceEmulatorUser } from './options.js';
+import type { SpaceEmulatorClient, SpaceEmulatorUser } from './members.js';
 
 /** Client id of the default client. */
 export const DEFAULT_CLIENT_ID = 'space-emulator-client';

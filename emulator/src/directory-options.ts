@@ -12,7 +12,7 @@ import {
   type SpaceEmulatorRole,
   type SpaceEmulatorTeam,
 } from './directory.js';
-import type { SpaceEmulatorUser } from './options.js';
+import { findUser, type SpaceEmulatorUser } from './members.js';
 
 /**
  * Default teams: `Acme › Platform › Storage`, `Acme › Marketing`, and an archived
@@ -73,18 +73,17 @@ export function resolveDirectory(
 ): ResolvedDirectory {
   const teams = checkTeams(WHERE, options.teams ?? defaultTeams());
   const roles = checkRoles(WHERE, options.roles ?? defaultRoles());
-  const findUser = (v: string): SpaceEmulatorUser | undefined => users.find((u) => u.id === v) ?? users.find((u) => u.username === v);
 
   let given = options.memberships;
   if (given === undefined) {
     const defaultsFit = options.teams === undefined && options.roles === undefined;
-    given = defaultsFit ? defaultMemberships().filter((m) => findUser(m.member)) : [];
+    given = defaultsFit ? defaultMemberships().filter((m) => findUser(users, m.member)) : [];
   }
   if (!Array.isArray(given)) throw new TypeError(`${WHERE}: option "memberships" must be a list of { member, teamId, ... }`);
   const teamsById = new Map(teams.map((t) => [t.id, t]));
   const memberships = given.flatMap((m: unknown, i) => {
     const member = typeof m === 'object' && m !== null ? (m as { member?: unknown }).member : undefined;
-    const user = typeof member === 'string' ? findUser(member) : undefined;
+    const user = typeof member === 'string' ? findUser(users, member) : undefined;
     if (!user) throw new TypeError(`${WHERE}: option "memberships[].member" must be the id or username of a known user (got ${JSON.stringify(member)})`);
     return checkMemberships(WHERE, 'memberships', user.id, [m], teamsById, roles, i);
   });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Json } from './fields.js';
-import type { SpaceEmulatorUser } from './options.js';
+import type { SpaceEmulatorUser } from './members.js';
 
 /** A team. `parentId` makes teams nest (`Acme › Platform › Storage`); null or absent for a root team. */
 export interface SpaceEmulatorTeam {

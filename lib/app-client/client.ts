@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { SharedClock } from '../store/clock';
-import { SpaceApiError } from '../core/errors';
 import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './token-store';
 import { kvFor } from '../store/redis';
-import { bindShared } from '../refresh/middleware';
+import { bindShared } from '../runtime/bind';
+import { isExpiredTokenError } from '../space/api-errors';
 import { SpaceClient, type SpaceApiCallOptions } from '../space/client';
 import type { SpaceStrategy } from '../strategy';
 import { number, onlyKnown } from '../core/checks';
@@ -77,12 +77,6 @@ function option(name: string, expected: string): never {
 /** A duration, through the library's one validator; `integer` where it becomes a Redis `PX`. */
 function millis(value: unknown, name: string, fallback: number, min = 0, integer = false): number {
   return number('spaceAppClient', name, value, { min, integer }) ?? fallback;
-}
-
-/** Space's answer when a token it issued has run out (its SDKs renew and retry on exactly this). */
-function isExpiredTokenError(err: unknown): boolean {
-  return err instanceof SpaceApiError && err.status === 401 && err.error === 'authentication-required'
-    && err.errorDescription === 'Access token has expired';
 }
 
 function resolveClient(options: SpaceAppClientOptions): { client: SpaceClient; spaceURL: string; clientID: string; timeout: number } {

@@ -1,13 +1,15 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bindRequest } from '../runtime/request-context';
+import { bindShared } from '../runtime/bind';
+import type { SpaceRuntime } from '../runtime/runtime';
 import { fingerprint } from '../store/key-names';
 import { RedisUnavailableError, SpaceSessionEndedError, SpaceTokenError, isRedisOutage } from '../core/errors';
 import { answerSignedOut, answerUnavailable } from '../web/respond';
 import { requestPath } from '../web/request';
-import { sessionOf } from '../session/state';
-import { touchSession } from '../member-sessions/member-sessions';
-import { endSignIn } from '../signout/end-sign-in';
-import { SHARED_OPTION_NAMES, checkShared, type SpaceSharedOptions } from '../config/shared-settings';
+import { sessionOf } from '../session/session';
+import { touchSession } from '../members/sign-ins';
+import { endSignIn } from '../runtime/end-sign-in';
+import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config/shared-settings';
 import { guardStore } from '../session/store-guard';
 import type { SpaceStrategy } from '../strategy';
 import { isFresh, type SpaceTokenSet, type StoredTokenSet } from '../tokens/token-set';
@@ -31,19 +33,6 @@ const OWNER = 'spaceTokenRefresh';
 /** Every option name spaceTokenRefresh accepts; any other is a TypeError. */
 export const TOKEN_REFRESH_OPTION_NAMES = ['strategy', 'signInURL', ...SHARED_OPTION_NAMES] as const;
 
-/** Shared options given to a middleware: checked, and added to the strategy's one copy. */
-export function bindShared(owner: string, options: unknown, extra: readonly string[] = []): SpaceStrategy {
-  if (!options || typeof options !== 'object') throw new TypeError(`${owner} requires options: { strategy }`);
-  const o = options as Record<string, unknown>;
-  const strategy = o.strategy as SpaceStrategy | undefined;
-  if (!strategy || typeof (strategy as Partial<SpaceStrategy>).refresh !== 'function' || !(strategy as Partial<SpaceStrategy>).shared) {
-    throw new TypeError(`${owner} requires a "strategy" option: the SpaceStrategy instance`);
-  }
-  onlyKnown(owner, o, ['strategy', ...SHARED_OPTION_NAMES, ...extra]);
-  strategy.shared.add(owner, checkShared(owner, o));
-  return strategy;
-}
-
 type Answer = { kind: 'next' } | { kind: 'ended' } | { kind: 'unavailable'; retryAfter: number; what: 'store' | 'space' };
 
 /**
@@ -65,6 +54,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   const { signInURL, ...rest } = (options ?? {}) as SpaceTokenRefreshOptions;
   if (signInURL !== undefined) (rest as SpaceSharedOptions).signInPath = localPath(OWNER, 'signInURL', signInURL);
   const strategy = bindShared(OWNER, rest);
+  // The runtime is read per request: it is built from the shared settings on first use.
 
   const apply = (req: Request, tokens: StoredTokenSet): void => {
     // This process keeps the newest tokens; a session naming this sign-in is not changed (no save).
@@ -78,7 +68,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     if (!runtime.clock.tried) await runtime.clock.start();
     const checked = await runtime.check(current);
     if (checked.ended) {
-      await endSignIn(strategy, req, { revoke: false, mark: false, reason: 'ended_elsewhere' });
+      await endSignIn(strategy.runtime, req, { revoke: false, mark: false, reason: 'ended_elsewhere' });
       return { kind: 'ended' };
     }
     let tokens = checked.newest;
@@ -90,7 +80,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     if (!isFresh(tokens, runtime.settings.skew, runtime.clock.now())) {
       const outcome = await runtime.engine.renew(tokens, false, runtime.recordTTL(req));
       if (outcome.kind === 'ended') {
-        await endSignIn(strategy, req, { revoke: false, mark: false, reason: outcome.reason });
+        await endSignIn(strategy.runtime, req, { revoke: false, mark: false, reason: outcome.reason });
         return { kind: 'ended' };
       }
       if (outcome.kind === 'unavailable') {
@@ -117,7 +107,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   };
 
   const middleware = function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
-    bindRequest(req, strategy);
+    bindRequest(req, strategy.runtime);
     guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, strategy.runtime.emit);
     const runtime = strategy.runtime;
     const session = sessionOf(req);
@@ -125,7 +115,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     if (!current) {
       if (runtime.session.hasUnreadable(session)) {
         // Tokens that no key opens any more (a retired encryption key) or damaged: signed out, cleanly.
-        endSignIn(strategy, req, { revoke: false, mark: false, reason: 'unreadable' }).then(() => next(), next);
+        endSignIn(strategy.runtime, req, { revoke: false, mark: false, reason: 'unreadable' }).then(() => next(), next);
         return;
       }
       if (runtime.session.grantOf(session) === undefined) return next();
@@ -134,7 +124,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
       runtime.session.load(session).then((tokens) => {
         if (tokens) return withTokens(req, res, next, tokens);
         // Ended (signed out elsewhere) or gone: signed out, as when a check finds it ended.
-        return endSignIn(strategy, req, { revoke: false, mark: false, reason: 'ended_elsewhere' }).then(() => {
+        return endSignIn(strategy.runtime, req, { revoke: false, mark: false, reason: 'ended_elsewhere' }).then(() => {
           if (req.method === 'POST' && requestPath(req) === runtime.settings.signOutPath) return next();
           answerSignedOut(req, res, runtime.settings.signInPath);
         });
@@ -154,11 +144,11 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     const now = Date.now();
     if (runtime.clock.tried && isFresh(current, runtime.settings.skew, runtime.clock.now()) && runtime.knownAlive(current, now)) {
       req.spaceTokens = runtime.view(current);
-      touchSession(strategy, req, current);
+      touchSession(runtime, req, current);
       return next();
     }
     decide(req, current).then((answer) => {
-      if (answer.kind === 'next') return touchSession(strategy, req, current), next();
+      if (answer.kind === 'next') return touchSession(runtime, req, current), next();
       if (answer.kind === 'ended') return answerSignedOut(req, res, runtime.settings.signInPath);
       answerUnavailable(req, res, answer.what, answer.retryAfter);
     }).catch((err: unknown) => onRedisDown(req, res, next, current, err));
@@ -170,8 +160,7 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
  * Renews now (even a token that looks fresh: Space said it expired) and returns the new
  * tokens; signs the user out and throws {@link SpaceSessionEndedError} when that is over.
  */
-export async function renewNow(strategy: SpaceStrategy, req: Request): Promise<SpaceTokenSet> {
-  const runtime = strategy.runtime;
+export async function renewNow(runtime: SpaceRuntime, req: Request): Promise<SpaceTokenSet> {
   const current = await runtime.session.load(sessionOf(req));
   if (!current) throw new SpaceSessionEndedError('Not signed in with Space');
   const outcome = await runtime.engine.renew(current, true, runtime.recordTTL(req));
@@ -181,7 +170,7 @@ export async function renewNow(strategy: SpaceStrategy, req: Request): Promise<S
     return req.spaceTokens;
   }
   if (outcome.kind === 'ended') {
-    await endSignIn(strategy, req, { revoke: false, mark: false, reason: outcome.reason });
+    await endSignIn(runtime, req, { revoke: false, mark: false, reason: outcome.reason });
     throw new SpaceSessionEndedError('The Space sign-in has ended; sign in again');
   }
   throw new SpaceTokenError(`Could not renew the Space access token (${outcome.reason})`, { code: 'SPACE_UNAVAILABLE', retryAfter: outcome.retryAfter });

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import type { SpaceStrategy } from '../strategy';
 import type { SpaceTokenSet } from '../tokens/token-set';
+import type { SpaceRuntime } from './runtime';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -19,13 +19,14 @@ declare global {
   }
 }
 
-const kStrategy = Symbol.for('passport-jetbrains-space.strategy');
+const kRuntime = Symbol.for('passport-jetbrains-space.runtime');
 
-/** Remembers which strategy serves this request (spaceApi, spaceErrorHandler read it). */
-export function bindRequest(req: Request, strategy: SpaceStrategy): void {
-  (req as unknown as Record<symbol, SpaceStrategy>)[kStrategy] = strategy;
+/** Remembers which strategy's runtime serves this request (spaceApi, spaceSessions, spaceErrorHandler read it). */
+export function bindRequest(req: Request, runtime: SpaceRuntime): void {
+  (req as unknown as Record<symbol, SpaceRuntime>)[kRuntime] = runtime;
 }
 
-export function strategyOf(req: Request): SpaceStrategy | undefined {
-  return (req as unknown as Record<symbol, SpaceStrategy | undefined>)[kStrategy];
+/** The runtime bound to this request by spaceTokenRefresh (or spaceSignOut), if any. */
+export function runtimeOf(req: Request): SpaceRuntime | undefined {
+  return (req as unknown as Record<symbol, SpaceRuntime | undefined>)[kRuntime];
 }

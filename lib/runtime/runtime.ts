@@ -3,31 +3,38 @@ import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
 import { SharedClock } from '../store/clock';
 import { emitter, type SpaceTokenEvent } from '../core/events';
 import { Keys } from '../store/key-names';
-import { PendingStore } from '../signin/pending';
 import { kvFor, type KV } from '../store/redis';
 import { isEnded, RecordStore } from '../tokens/records';
 import { RenewalEngine, type Refresher } from '../tokens/renewal-engine';
-import { SessionState, sessionLife } from '../session/state';
+import { SessionState } from '../session/state';
+import { sessionLife } from '../session/session';
+import type { ResolvedOptions } from '../config/strategy-options';
+import type { SpaceClient } from '../space/client';
 import type { SharedSettings } from '../config/shared-settings';
 import { publicView, type SpaceTokenSet, type StoredTokenSet } from '../tokens/token-set';
 
-/** What the runtime needs of the strategy (kept narrow so the two do not import each other). */
+/**
+ * What the runtime needs of the strategy: its own settings, its Space client, and its refresh
+ * and revocation (public methods users may override). Kept narrow so that the parts of the
+ * library take the runtime, never the strategy class, and the two do not import each other.
+ */
 export interface RuntimeHost extends Refresher {
-  readonly sessionKey: string;
-  readonly stateMaxAge: number;
-  readonly maxPendingSignIns: number;
+  /** The strategy's own options after defaults (scope, session key, client id, ...). */
+  readonly options: Readonly<ResolvedOptions>;
+  /** The strategy's client for Space's token endpoint and HTTP API. */
+  readonly client: SpaceClient;
 }
 
 /**
  * Everything the library keeps per strategy, built once from the shared settings on first
- * use: the Redis (or memory) store, key names, the pending sign-ins, the session state, the
- * renewal engine and what this process knows of other processes' sign-outs.
+ * use: the Redis (or memory) store, key names, the session state, the
+ * renewal engine and what this process knows of other processes' sign-outs. Every part of the
+ * library that serves a request takes this (found with `runtimeOf(req)`), not the strategy.
  */
 export class SpaceRuntime {
   readonly kv: KV;
   readonly keys: Keys;
   readonly records: RecordStore;
-  readonly pending: PendingStore;
   readonly session: SessionState;
   readonly engine: RenewalEngine;
   readonly emit: (event: SpaceTokenEvent) => void;
@@ -36,13 +43,12 @@ export class SpaceRuntime {
   /** Sign-ins this process has checked against Redis recently: the version seen, and until when it counts. */
   private readonly checked = new Map<string, { version: number; until: number }>();
 
-  constructor(readonly settings: SharedSettings, host: RuntimeHost) {
+  constructor(readonly settings: SharedSettings, readonly host: RuntimeHost) {
     this.kv = kvFor(settings.redis, settings.redisTimeout);
     this.keys = new Keys(settings.keyPrefix);
     this.emit = emitter(settings.onEvent);
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
-    this.pending = new PendingStore(this.kv, this.keys, settings.encryptionKeys, { max: host.maxPendingSignIns, maxAge: host.stateMaxAge });
-    this.session = new SessionState(host.sessionKey, settings.encryptionKeys, async (grant) => {
+    this.session = new SessionState(host.options.sessionKey, settings.encryptionKeys, async (grant) => {
       const record = await this.records.read(grant);
       return record && !isEnded(record) ? record : undefined;
     });

@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { Session } from './state';
+import type { Session } from './session';
 
 /**
  * What the library changes in Passport's login (`req.logIn`, through session-state.ts's

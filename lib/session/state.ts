@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { PER_PROCESS_MAX, trimOldest } from '../core/bounded';
+import { sessionOf, type Session } from './session';
 import { hookRegenerate, isBlankSession, sentByBrowser, skipUnchangedSave } from './login-hooks';
 import { isSealed, unseal } from '../store/seal';
 import { isStoredTokenSet, type StoredTokenSet } from '../tokens/token-set';
@@ -41,18 +42,6 @@ interface SealedTokens {
   version: number;
   expiresAt: number;
   issuedAt: number;
-}
-
-export type Session = Record<string, unknown> & {
-  cookie?: { maxAge?: number | null; originalMaxAge?: number | null };
-  save?: (cb: (err?: unknown) => void) => void;
-  destroy?: (cb: (err?: unknown) => void) => void;
-  regenerate?: unknown;
-};
-
-/** `req.session` without depending on express-session's type augmentation. */
-export function sessionOf(req: Request): Session | undefined {
-  return (req as unknown as { session?: Session }).session;
 }
 
 const opened = new Map<string, StoredTokenSet>();
@@ -222,16 +211,4 @@ export class SessionState {
 /** A reference to a sign-in's record: bookkeeping only, no tokens, not sealed. */
 function isRef(tokens: Record<string, unknown>): tokens is Record<string, unknown> & TokenRef {
   return typeof tokens.grant === 'string' && typeof tokens.version === 'number' && !('sealed' in tokens) && !('accessToken' in tokens);
-}
-
-export function destroySession(req: Request): Promise<void> {
-  const session = sessionOf(req);
-  if (!session?.destroy) return Promise.resolve();
-  return new Promise((resolve, reject) => session.destroy!((err) => (err ? reject(err) : resolve())));
-}
-
-/** Milliseconds the session has left, when its cookie has an expiry. */
-export function sessionLife(req: Request): number | undefined {
-  const maxAge = sessionOf(req)?.cookie?.maxAge;
-  return typeof maxAge === 'number' && maxAge > 0 ? maxAge : undefined;
 }

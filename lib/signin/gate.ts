@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { answerUnauthenticated } from '../web/respond';
 import { isNavigation, isPublicPath, requestPath } from '../web/request';
 import { safeReturnTo } from '../web/return-to';
-import type { SpaceAuthenticateOptions, SpaceStrategy } from '../strategy';
+import type { SpaceAuthenticateOptions } from './host';
 
 /** What the gate needs of the strategy: Passport's actions and the sign-in steps. */
 export interface GateHost {
@@ -22,8 +22,7 @@ export interface GateHost {
  * `signInPath` starts a sign-in; other page navigations go to Space (remembering where they
  * were going); anything else (API calls, images, fetch()) gets 401 JSON.
  */
-export function gate(host: GateHost | SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): void {
-  const h = host as GateHost;
+export function gate(h: GateHost, req: Request, options: SpaceAuthenticateOptions): void {
   const path = requestPath(req);
   const res = req.res!;
   const signedIn = (typeof req.isAuthenticated === 'function' && req.isAuthenticated()) || Boolean((req as { user?: unknown }).user);

@@ -1,10 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bindRequest } from '../runtime/request-context';
-import { bindShared } from '../refresh/middleware';
+import { bindShared } from '../runtime/bind';
 import { prefersJSON } from '../web/request';
 import { safeReturnTo } from '../web/return-to';
-import { destroySession, sessionOf } from '../session/state';
-import { endSignIn } from './end-sign-in';
+import { destroySession, sessionOf } from '../session/session';
+import { endSignIn } from '../runtime/end-sign-in';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config/shared-settings';
 import type { SpaceStrategy } from '../strategy';
 import { boolean, number, onlyKnown } from '../core/checks';
@@ -42,7 +42,8 @@ export const SIGN_OUT_OPTION_NAMES = ['strategy', 'redirectTo', 'revoke', 'revok
 export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
   onlyKnown(OWNER, options ?? {}, SIGN_OUT_OPTION_NAMES);
   const { redirectTo: redirectOption, revoke, revokeTimeout: timeoutOption, endSpaceSession, ...shared } = (options ?? {}) as SpaceSignOutOptions;
-  const strategy = bindShared(OWNER, shared);
+  bindShared(OWNER, shared);
+  const strategy = (options as SpaceSignOutOptions).strategy;
   const redirectTo = redirectOption ?? '/';
   if (safeReturnTo(redirectTo) === undefined) {
     throw new TypeError(`spaceSignOut option "redirectTo" must be a local path like "/", got ${JSON.stringify(redirectTo)}`);
@@ -53,8 +54,8 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
 
   return async function spaceSignOutHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
-      bindRequest(req, strategy);
-      await endSignIn(strategy, req, { revoke: revoke !== false, revokeTimeout, mark: true, reason: 'sign_out' });
+      bindRequest(req, strategy.runtime);
+      await endSignIn(strategy.runtime, req, { revoke: revoke !== false, revokeTimeout, mark: true, reason: 'sign_out' });
       strategy.runtime.emit({ event: 'signout' });
       const body = (req.body ?? {}) as Record<string, unknown>;
       const target = safeReturnTo(body.returnTo) ?? safeReturnTo((req.query as Record<string, unknown>).returnTo) ?? redirectTo;

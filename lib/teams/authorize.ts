@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { spaceApi } from '../refresh/space-api';
-import { strategyOf } from '../runtime/request-context';
+import { runtimeOf } from '../runtime/request-context';
 import { SpaceApiError } from '../core/errors';
 import { fingerprint } from '../store/key-names';
 import { fetchMember, scopeHasMemberships, type SpaceGet, type SpaceMember } from './rules';
@@ -9,7 +9,7 @@ import { answerUnauthenticated, answerUnavailable, escapeHTML, sendError } from 
 import { isNavigation, wantsJSON } from '../web/request';
 import { safeReturnTo } from '../web/return-to';
 import type { SpaceRuntime } from '../runtime/runtime';
-import { sessionOf } from '../session/state';
+import { sessionOf } from '../session/session';
 import type { SpaceStrategy } from '../strategy';
 import { fn, number, oneOf, onlyKnown } from '../core/checks';
 
@@ -96,9 +96,9 @@ function rulesOf(o: SpaceAuthorizeOptions): Rule[] {
 /** Who is asking: a session's sign-in (by its grant), a user's bearer token, or nobody we can ask Space about. */
 type Who = { kind: 'session'; tag: string } | { kind: 'bearer'; tag: string; token: string } | { kind: 'application' } | { kind: 'none' };
 
-function whoIs(req: Request, strategy: SpaceStrategy): Who {
+function whoIs(req: Request, runtime: SpaceRuntime): Who {
   const user = (req as { user?: { principal?: unknown } }).user;
-  const stored = strategy.runtime.session.grantOf(sessionOf(req));
+  const stored = runtime.session.grantOf(sessionOf(req));
   if (stored && req.spaceTokens) return { kind: 'session', tag: stored };
   if (user && user.principal === 'application') return { kind: 'application' };
   const token = /^Bearer\s+([^\s]+)$/i.exec(req.get('authorization') ?? '')?.[1];
@@ -141,7 +141,7 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
   const maxStale = number(OWNER, 'membershipMaxStale', options.membershipMaxStale, { min: 1000, integer: true }) ?? Math.max(3_600_000, ttl);
   if (maxStale < ttl) throw new TypeError(`${OWNER} option "membershipMaxStale" (${maxStale} ms) must be at least "membershipTTL" (${ttl} ms)`);
   const signOutFields = fn<(req: Request) => Record<string, string>>(OWNER, 'signOutFields', options.signOutFields);
-  const scopeChecked = new WeakSet<SpaceStrategy>();
+  const scopeChecked = new WeakSet<SpaceRuntime>();
 
   const admits = async (member: SpaceMember, req: Request): Promise<boolean> => {
     for (const rule of rules) {
@@ -152,7 +152,7 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
     return all;
   };
 
-  const refuse = (req: Request, res: Response, strategy: SpaceStrategy, member: SpaceMember | undefined, why: string): void => {
+  const refuse = (req: Request, res: Response, runtime: SpaceRuntime, member: SpaceMember | undefined, why: string): void => {
     if (wantsJSON(req)) return sendError(req, res, 403, 'forbidden', why);
     const fields = Object.entries(signOutFields?.(req) ?? {})
       .map(([name, value]) => `<input type="hidden" name="${escapeHTML(name)}" value="${escapeHTML(String(value))}">`).join('');
@@ -160,43 +160,43 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
     res.status(403).set('Cache-Control', 'no-store').type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Access denied</title>
 <meta name="viewport" content="width=device-width,initial-scale=1"></head>
 <body><h1>Access denied</h1><p>${escapeHTML(why)}</p>${who}
-<form method="post" action="${escapeHTML(strategy.shared.settings.signOutPath)}">${fields}<button type="submit">Sign out</button></form></body></html>`);
+<form method="post" action="${escapeHTML(runtime.settings.signOutPath)}">${fields}<button type="submit">Sign out</button></form></body></html>`);
   };
 
   return function spaceAuthorizeMiddleware(req: Request, res: Response, next: NextFunction): void {
-    const strategy = fixed ?? strategyOf(req);
-    if (!strategy) return next(new TypeError(`${OWNER} needs spaceTokenRefresh() mounted before it, or a "strategy" option`));
-    if (!fixed && !scopeChecked.has(strategy)) {
-      if (!scopeHasMemberships(strategy.settings.scope)) return next(new TypeError(`${OWNER} reads team memberships from Space: ${SCOPE_HINT}`));
-      scopeChecked.add(strategy);
+    const runtime = fixed?.runtime ?? runtimeOf(req);
+    if (!runtime) return next(new TypeError(`${OWNER} needs spaceTokenRefresh() mounted before it, or a "strategy" option`));
+    if (!fixed && !scopeChecked.has(runtime)) {
+      if (!scopeHasMemberships(runtime.host.options.scope)) return next(new TypeError(`${OWNER} reads team memberships from Space: ${SCOPE_HINT}`));
+      scopeChecked.add(runtime);
     }
     let who: Who;
     try {
-      who = whoIs(req, strategy);
+      who = whoIs(req, runtime);
     } catch (err) {
       return next(err);
     }
     if (who.kind === 'none') {
-      const signInPath = strategy.shared.settings.signInPath;
+      const signInPath = runtime.settings.signInPath;
       if (!isNavigation(req)) return answerUnauthenticated(res, signInPath);
       const returnTo = safeReturnTo(req.originalUrl);
       res.set('Cache-Control', 'no-store');
       return res.redirect(302, returnTo ? `${signInPath}?returnTo=${encodeURIComponent(returnTo)}` : signInPath);
     }
-    if (who.kind === 'application') return refuse(req, res, strategy, undefined, 'An application token has no team memberships');
+    if (who.kind === 'application') return refuse(req, res, runtime, undefined, 'An application token has no team memberships');
     const get: SpaceGet = who.kind === 'bearer'
-      ? async (path, query) => (await strategy.callApi(who.token, 'GET', path, { query })).json
+      ? async (path, query) => (await runtime.host.client.api(who.token, 'GET', path, { query })).json
       : (path, query) => spaceApi(req).get(path, { query });
-    storeOf(strategy.runtime).get(who.tag, () => fetchMember(get), { ttl, maxStale })
+    storeOf(runtime).get(who.tag, () => fetchMember(get), { ttl, maxStale })
       .then(async (member) => {
-        if (!(await admits(member, req))) return refuse(req, res, strategy, member, 'Your Space teams and roles do not give you access to this page.');
+        if (!(await admits(member, req))) return refuse(req, res, runtime, member, 'Your Space teams and roles do not give you access to this page.');
         req.spaceMember = member;
         next();
       })
       .catch((err: unknown) => {
         if (err instanceof MemberFactsUnavailable) return answerUnavailable(req, res, 'space', err.retryAfter);
         if (err instanceof SpaceApiError && err.status === 403) {
-          return refuse(req, res, strategy, undefined, 'The Space token may not read team memberships (scope global:Profile.Memberships.View).');
+          return refuse(req, res, runtime, undefined, 'The Space token may not read team memberships (scope global:Profile.Memberships.View).');
         }
         next(err);
       });

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Request } from 'express';
-import { strategyOf } from '../runtime/request-context';
+import { runtimeOf } from '../runtime/request-context';
 import { SpaceAuthorizationError, SpaceSessionEndedError, isRedisOutage, isSpaceError, scrubRedisError } from '../core/errors';
 import { answerSignedOut, answerUnavailable, sendError } from './respond';
 import { debugOf, explainOffline } from '../core/events';
@@ -43,7 +43,7 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
   };
   return function spaceErrorHandlerMiddleware(err, req, res, next) {
     if (res.headersSent) return next(err);
-    const signInURL = configured ?? strategyOf(req)?.signInPath ?? '/auth/space';
+    const signInURL = configured ?? runtimeOf(req)?.settings.signInPath ?? '/auth/space';
     if (isRedisOutage(err)) {
       explainOffline(err);
       report(scrubRedisError(err), 503, req);

@@ -1,70 +1,17 @@
-import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError, isRedisOutage } from '../core/errors';
-import { explainOffline } from '../core/events';
-import { fingerprint } from '../store/key-names';
-import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
-import type { SpaceProfile } from '../space/profile';
-import { answerSignInFailed, answerUnavailable } from '../web/respond';
-import { safeReturnTo } from '../web/return-to';
-import { noteSignIn, recordSignIn } from '../member-sessions/member-sessions';
-import { sessionOf } from '../session/state';
-import type { SpaceAuthenticateOptions, SpaceAuthInfo, SpaceStrategy } from '../strategy';
-import type { StoredTokenSet } from '../tokens/token-set';
+import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core/errors';
 import { signInCookieOf, type SpaceVerified } from '../config/strategy-options';
+import { noteSignIn, recordSignIn } from '../members/sign-ins';
+import { sessionOf } from '../session/session';
+import type { SpaceProfile } from '../space/profile';
+import { fingerprint } from '../store/key-names';
+import type { StoredTokenSet } from '../tokens/token-set';
+import { answerSignInFailed, answerUnavailable } from '../web/respond';
+import type { SpaceRuntime } from '../runtime/runtime';
+import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
+import { browserOf, randomToken, setBrowserCookie } from './pending';
 
 type Challenge = { message: string };
-
-/**
- * Starts a sign-in: the pending sign-in (state, PKCE verifier, where to return) is stored,
- * and a session made for it saved, *before* the browser is sent to Space; if the store cannot
- * take them the answer is 503, not a redirect that could only fail on the way back.
- */
-export async function startSignIn(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
-  const res = req.res!;
-  res.set('Cache-Control', 'no-store');
-  const runtime = strategy.runtime;
-  try {
-    const url = await strategy.createSignInURL(req, options);
-    runtime.emit({ event: 'signin.started' });
-    strategy.redirect(url);
-  } catch (err) {
-    if (!isRedisOutage(err)) throw err;
-    explainOffline(err);
-    runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
-    answerUnavailable(req, res, 'store');
-  }
-}
-
-/** Records a pending sign-in and returns the `/oauth/auth` URL; see {@link SpaceStrategy.createSignInURL}. */
-export async function createSignInURL(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions): Promise<string> {
-  if (!sessionOf(req)) throw new Error('SpaceStrategy needs sessions: mount express-session before starting a sign-in');
-  const settings = strategy.settings;
-  const redirectURI = strategy.redirectURI(req);
-  const verifier = randomToken();
-  const scopeOption = options.scope ?? settings.scope;
-  const scope = Array.isArray(scopeOption) ? scopeOption.join(' ') : scopeOption;
-  const signIn: PendingSignIn = { verifier, redirectURI, scope, createdAt: Date.now() };
-  const returnTo = safeReturnTo(options.returnTo ?? (req.query as Record<string, unknown>).returnTo);
-  if (returnTo) signIn.returnTo = returnTo;
-  // The browser's pending sign-ins are named by a cookie of its own (pending.ts): no session is
-  // stored for a sign-in that has not happened yet.
-  const cookie = signInCookieOf(strategy);
-  const browser = browserOf(req, cookie) ?? randomToken();
-  const state = await strategy.runtime.pending.add(browser, signIn);
-  setBrowserCookie(req, req.res!, cookie, browser, settings.stateMaxAge);
-  // One query string, built once (each `url.searchParams.set` re-serializes the whole URL).
-  const query = new URLSearchParams(strategy.authorizationParams(options));
-  query.set('response_type', 'code');
-  query.set('client_id', settings.clientID);
-  query.set('redirect_uri', redirectURI);
-  query.set('scope', scope);
-  query.set('state', state);
-  // Space treats a missing code_challenge_method as "plain" (docs/space-api.md#pkce): always say S256.
-  query.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
-  query.set('code_challenge_method', 'S256');
-  return `${strategy.authURL}?${query.toString()}`;
-}
 
 function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired'): Challenge {
   switch (reason) {
@@ -76,7 +23,7 @@ function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired')
 }
 
 /** Completes a sign-in on the callback: state, code exchange, profile, verify, login. */
-export async function completeSignIn(strategy: SpaceStrategy, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+export async function completeSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
   const query = req.query as Record<string, unknown>;
   const res = req.res!;
   const runtime = strategy.runtime;
@@ -100,7 +47,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
   const browser = browserOf(req, cookie);
   let taken;
   try {
-    taken = await runtime.pending.take(browser, query.state, Date.now());
+    taken = await strategy.pending.take(browser, query.state, Date.now());
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
     return answerUnavailable(req, res, 'store');
@@ -131,7 +78,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
 
   let answer;
   try {
-    answer = await strategy.client.exchangeCode({
+    answer = await runtime.host.client.exchangeCode({
       code: query.code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
       extra: strategy.tokenParams(options) as Record<string, string>,
     });
@@ -145,7 +92,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
   }
   const profile = settings.skipUserProfile
     ? ({ provider: 'space' } as SpaceProfile)
-    : await strategy.client.profile(answer.tokens.accessToken, settings.profileFields);
+    : await runtime.host.client.profile(answer.tokens.accessToken, settings.profileFields);
 
   // A previous sign-in in this browser session (another user's, or the same again): ended below.
   const previousGrant = runtime.session.grantOf(session);
@@ -162,7 +109,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
     // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
     // stores the new session (one round trip to Redis for the three), awaited before the answer.
     let writes: Promise<unknown> | undefined;
-    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(strategy, req, stored, profile.id), noteSignIn(strategy, req, stored, profile.id)]));
+    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(runtime, req, stored, profile.id), noteSignIn(runtime, req, stored, profile.id)]));
     runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (loginErr) => {
       if (loginErr) {
         // The session was not stored: a record written for it is ended, not left to be listed.
@@ -173,7 +120,7 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
       // answer (a Redis failure here is a 503 from spaceErrorHandler, and the session is useless).
       await writeSignIn();
       // Nothing of a previous user survives: their sign-in ends here and at Space.
-      if (previousGrant && previousGrant !== stored.grant) await endPrevious(strategy, req, previousGrant, previous);
+      if (previousGrant && previousGrant !== stored.grant) await endPrevious(runtime, req, previousGrant, previous);
       runtime.remember(stored);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
     }, () => { writeSignIn().catch(() => undefined); });
@@ -190,9 +137,9 @@ export async function completeSignIn(strategy: SpaceStrategy, req: Request, opti
   strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
 }
 
-async function endPrevious(strategy: SpaceStrategy, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {
-  await strategy.runtime.end(grant, req).catch(() => undefined);
-  if (previous && previous.expiresAt > strategy.runtime.clock.now()) {
-    strategy.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+async function endPrevious(runtime: SpaceRuntime, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {
+  await runtime.end(grant, req).catch(() => undefined);
+  if (previous && previous.expiresAt > runtime.clock.now()) {
+    runtime.host.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
   }
 }

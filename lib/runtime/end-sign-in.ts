@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { fingerprint } from '../store/key-names';
-import { sessionOf } from '../session/state';
-import type { SpaceStrategy } from '../strategy';
+import { sessionOf } from '../session/session';
+import type { SpaceRuntime } from './runtime';
 import { isFresh, type StoredTokenSet } from '../tokens/token-set';
 
 export interface EndOptions {
@@ -18,8 +18,7 @@ export interface EndOptions {
  * else one renewal first (single-flight, like any renewal). Best effort: Space down or slow
  * never keeps anyone signed in; it only means the grant dies at Space later, or not at all.
  */
-async function revokeAtSpace(strategy: SpaceStrategy, req: Request, tokens: StoredTokenSet, timeout: number): Promise<void> {
-  const runtime = strategy.runtime;
+async function revokeAtSpace(runtime: SpaceRuntime, req: Request, tokens: StoredTokenSet, timeout: number): Promise<void> {
   const signal = AbortSignal.timeout(timeout);
   let accessToken: string | undefined = tokens.expiresAt > runtime.clock.now() + 1000 ? tokens.accessToken : undefined;
   if (!accessToken && tokens.refreshToken) {
@@ -28,7 +27,7 @@ async function revokeAtSpace(strategy: SpaceStrategy, req: Request, tokens: Stor
     const timedOut = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
     accessToken = await Promise.race([renewal, timedOut]);
   }
-  if (accessToken && !signal.aborted) await strategy.revokeRefreshToken(accessToken, { signal }).catch(() => undefined);
+  if (accessToken && !signal.aborted) await runtime.host.revokeRefreshToken(accessToken, { signal }).catch(() => undefined);
 }
 
 /**
@@ -38,13 +37,12 @@ async function revokeAtSpace(strategy: SpaceStrategy, req: Request, tokens: Stor
  * tokens), the tokens removed from the session, and the user logged out of Passport.
  * Failures to mark or log out are thrown; a failed revocation is not.
  */
-export async function endSignIn(strategy: SpaceStrategy, req: Request, options: EndOptions): Promise<void> {
-  const runtime = strategy.runtime;
+export async function endSignIn(runtime: SpaceRuntime, req: Request, options: EndOptions): Promise<void> {
   const session = sessionOf(req);
   const grant = runtime.session.grantOf(session);
   // The tokens are only needed to revoke them; Redis away must not keep anyone signed in.
   const tokens = grant && options.revoke ? await runtime.session.load(session).catch(() => undefined) : runtime.session.read(session);
-  if (tokens && options.revoke) await revokeAtSpace(strategy, req, tokens, options.revokeTimeout ?? 3000);
+  if (tokens && options.revoke) await revokeAtSpace(runtime, req, tokens, options.revokeTimeout ?? 3000);
   if (grant && options.mark) await runtime.end(grant, req);
   runtime.session.clear(session);
   delete req.spaceTokens;

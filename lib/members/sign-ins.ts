@@ -1,0 +1,164 @@
+import type { Request } from 'express';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
+import { fingerprint } from '../store/key-names';
+import { isEnded } from '../tokens/records';
+import { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from '../store/session-scripts';
+import { EXTEND_SIGN_IN } from '../store/scripts';
+import type { SpaceRuntime } from '../runtime/runtime';
+import type { StoredTokenSet } from '../tokens/token-set';
+
+/**
+ * Each member's sign-ins in this app, in every browser and process: an index in Redis per member
+ * (`<prefix>{u:<hash of the member id>}:sessions`), written at sign-in, touched at most once a
+ * minute, read by spaceSessions; and the one way a sign-in found there is ended.
+ */
+
+/** Sessions indexed per user; beyond this, the least recently seen one is signed out. */
+export const MAX_SESSIONS_PER_USER = 50;
+/** `lastSeen` is written at most this often per session and process, ms. */
+const TOUCH_EVERY = 60_000;
+
+export interface Entry {
+  startedAt: number;
+  lastSeen: number;
+  until: number;
+  agent: string;
+}
+
+/** When this process last wrote each sign-in's `lastSeen`. */
+const touchedBy = new WeakMap<object, Map<string, number>>();
+function touchedOf(runtime: SpaceRuntime): Map<string, number> {
+  let map = touchedBy.get(runtime);
+  if (!map) touchedBy.set(runtime, (map = new Map()));
+  return map;
+}
+
+function markTouched(runtime: SpaceRuntime, grant: string, now: number): void {
+  const touched = touchedOf(runtime);
+  touched.delete(grant);
+  touched.set(grant, now);
+  // Oldest first (each write moves its entry to the end): past a minute an entry says nothing.
+  dropWhileFirst(touched, (at) => now - at >= TOUCH_EVERY);
+  trimOldest(touched, PER_PROCESS_MAX);
+}
+
+/** "Firefox on Linux": enough to recognise a browser, bounded, nothing else of the header. */
+export function describeAgent(userAgent: string | undefined): string {
+  const ua = (userAgent ?? '').slice(0, 512);
+  const browser = /Edg\//.test(ua) ? 'Edge' : /OPR\//.test(ua) ? 'Opera' : /Firefox\//.test(ua) ? 'Firefox'
+    : /Chrom(e|ium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : /curl\//i.test(ua) ? 'curl' : undefined;
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad|iPod/.test(ua) ? 'iOS' : /Windows/.test(ua) ? 'Windows'
+    : /Mac OS X|Macintosh/.test(ua) ? 'macOS' : /CrOS/.test(ua) ? 'ChromeOS' : /Linux/.test(ua) ? 'Linux' : undefined;
+  if (browser && os) return `${browser} on ${os}`;
+  if (browser || os) return (browser ?? os)!;
+  return ua.replace(/[^\x20-\x7e]/g, '').slice(0, 40) || 'Unknown browser';
+}
+
+function parseEntry(raw: string | undefined): Entry | undefined {
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw) as Partial<Entry>;
+    if (typeof v.startedAt !== 'number' || typeof v.lastSeen !== 'number' || typeof v.until !== 'number') return undefined;
+    return { startedAt: v.startedAt, lastSeen: v.lastSeen, until: v.until, agent: typeof v.agent === 'string' ? v.agent.slice(0, 60) : 'Unknown browser' };
+  } catch {
+    return undefined;
+  }
+}
+
+export const userHash = (userId: string) => fingerprint(`user:${userId}`, 22);
+export const handle = (grant: string) => fingerprint(`session:${grant}`, 16);
+
+export async function readIndex(runtime: SpaceRuntime, user: string): Promise<Map<string, Entry | undefined>> {
+  const flat = (await runtime.kv.run(LIST_SESSIONS, [runtime.keys.sessions(user)], [])) as string[];
+  const entries = new Map<string, Entry | undefined>();
+  for (let i = 0; i + 1 < flat.length; i += 2) entries.set(flat[i]!, parseEntry(flat[i + 1]));
+  return entries;
+}
+
+async function touch(runtime: SpaceRuntime, user: string, grant: string, entry: Entry): Promise<void> {
+  const evicted = (await runtime.kv.run(TOUCH_SESSION, [runtime.keys.sessions(user)], [grant, JSON.stringify(entry), Date.now(), MAX_SESSIONS_PER_USER])) as string[];
+  // Too many sessions: the least recently seen ones are signed out, not just forgotten.
+  for (const old of evicted ?? []) await endGrant(runtime, user, old, runtime.settings.tokenTTL).catch(() => undefined);
+}
+
+/**
+ * At sign-in, before the callback answers: the sign-in's record (its tokens: the session only
+ * names it) and whose sign-in it is, in one write. Redis errors are thrown.
+ */
+export async function recordSignIn(runtime: SpaceRuntime, req: Request, stored: StoredTokenSet, userId: string | undefined): Promise<void> {
+  await runtime.records.writeFirst(stored, runtime.recordTTL(req), userId ? userHash(userId) : '');
+}
+
+/**
+ * At sign-in, after {@link recordSignIn}: an entry in the user's index.
+ * Best effort: a failure here never fails the sign-in.
+ */
+export async function noteSignIn(runtime: SpaceRuntime, req: Request, stored: StoredTokenSet, userId: string | undefined): Promise<void> {
+  const ttl = runtime.recordTTL(req);
+  try {
+    if (!userId) return;
+    const user = userHash(userId);
+    const now = Date.now();
+    markTouched(runtime, stored.grant, now);
+    await touch(runtime, user, stored.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent: describeAgent(req.get('user-agent')) });
+  } catch (err) {
+    runtime.emit({ event: 'redis.unavailable', reason: 'sessions_index', message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** Refreshes the session's `lastSeen` (spaceTokenRefresh calls it): at most once a minute per process. */
+export function touchSession(runtime: SpaceRuntime, req: Request, tokens: StoredTokenSet): void {
+  const now = Date.now();
+  const last = touchedOf(runtime).get(tokens.grant);
+  if (last !== undefined && now - last < TOUCH_EVERY) return;
+  markTouched(runtime, tokens.grant, now);
+  const ttl = runtime.recordTTL(req);
+  const agent = describeAgent(req.get('user-agent'));
+  (async () => {
+    // The record (the tokens) lives as long as the session, however long a rolling session goes on.
+    const user = (await runtime.kv.run(EXTEND_SIGN_IN, [runtime.keys.record(tokens.grant), runtime.keys.owner(tokens.grant)], [Math.max(1000, Math.round(ttl))])) as string | null;
+    if (!user) return; // Signed in without a profile.
+    await touch(runtime, user, tokens.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent });
+  })().catch(() => undefined);
+}
+
+/**
+ * Ends one sign-in, from anywhere: marked ended in Redis and announced (its cookie never
+ * authenticates again, in any process), removed from the index, and its refresh token revoked
+ * at Space with its access token while that is still valid (best effort: else it is skipped).
+ */
+export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number): Promise<void> {
+  const record = await runtime.records.read(grant).catch(() => undefined);
+  await runtime.engine.end(grant, Math.max(ttl, runtime.settings.tokenTTL));
+  await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], [grant]);
+  runtime.emit({ event: 'session.ended', reason: 'ended_everywhere', grant: fingerprint(grant, 12) });
+  if (record && !isEnded(record) && record.expiresAt > Date.now() + 1000) {
+    await runtime.host.revokeRefreshToken(record.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+  }
+}
+
+/** The live entries of an index; ended sign-ins and expired entries are removed on the way. */
+export async function liveEntries(runtime: SpaceRuntime, user: string): Promise<Array<[string, Entry]>> {
+  const now = Date.now();
+  const entries = await readIndex(runtime, user);
+  const checked = await Promise.all([...entries].map(async ([grant, entry]) => {
+    if (!entry || entry.until <= now) return { grant, entry: undefined };
+    const record = await runtime.records.read(grant);
+    return { grant, entry: isEnded(record) || runtime.engine.news.get(grant)?.ended ? undefined : entry };
+  }));
+  const dead = checked.filter((c) => !c.entry).map((c) => c.grant);
+  if (dead.length) await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], dead);
+  return checked.filter((c) => c.entry).map((c) => [c.grant, c.entry!] as [string, Entry]);
+}
+
+/** Ends every session of `user` in the index; the grants for which `keep` says true are left. */
+export async function endEntries(runtime: SpaceRuntime, user: string, keep: (grant: string) => boolean): Promise<number> {
+  const entries = await readIndex(runtime, user);
+  let ended = 0;
+  for (const [grant, entry] of entries) {
+    if (keep(grant)) continue;
+    await endGrant(runtime, user, grant, entry ? entry.until - Date.now() : 0);
+    ended++;
+  }
+  return ended;
+}

@@ -1,0 +1,92 @@
+import type { Request } from 'express';
+import { SpaceSessionEndedError } from '../core/errors';
+import { endEntries, endGrant, handle, liveEntries, readIndex, userHash } from '../members/sign-ins';
+import { endSignIn } from '../runtime/end-sign-in';
+import { runtimeOf } from '../runtime/request-context';
+import { sessionOf } from '../session/session';
+import type { SpaceStrategy } from '../strategy';
+
+/** One of the user's signed-in sessions, as {@link spaceSessions} lists it. */
+export interface SpaceSessionInfo {
+  /** An opaque handle for {@link SpaceSessions.end}; not the session id, not a token. */
+  id: string;
+  /** True for the session of this request. */
+  current: boolean;
+  /** Sign-in time, epoch ms. */
+  startedAt: number;
+  /** Last request seen, epoch ms (updated at most once a minute). */
+  lastSeen: number;
+  /** A short description of the browser at sign-in, e.g. `"Firefox on Linux"`. */
+  agent: string;
+}
+
+/** The signed-in user's sessions in this app, in every browser and app process. */
+export interface SpaceSessions {
+  /** The user's live sessions, newest sign-in first. */
+  list(): Promise<SpaceSessionInfo[]>;
+  /** Ends one session (this one too, if its id is given). Unknown ids are ignored. */
+  end(id: string): Promise<void>;
+  /** Ends every session of the user; with `exceptCurrent`, all but this one. */
+  endAll(options?: { exceptCurrent?: boolean }): Promise<void>;
+}
+
+/**
+ * The signed-in user's sessions: list them, end one, or sign out everywhere. Needs
+ * spaceTokenRefresh() mounted. Only this user's sessions are reachable, and other sessions are
+ * named by opaque handles, never by their session ids or tokens. Ending this request's own
+ * session signs it out as spaceSignOut would (answer with a redirect to a public page).
+ *
+ * ```ts
+ * app.post('/sessions/end-all', csrf, async (req, res) => {
+ *   await spaceSessions(req).endAll();
+ *   res.redirect('/');
+ * });
+ * ```
+ */
+export function spaceSessions(req: Request): SpaceSessions {
+  const runtime = runtimeOf(req);
+  if (!runtime) throw new TypeError('spaceSessions(req) needs spaceTokenRefresh() mounted before this route');
+  const mine = async (): Promise<{ user: string | null; grant: string }> => {
+    const grant = runtime.session.grantOf(sessionOf(req));
+    if (!grant || !req.spaceTokens) throw new SpaceSessionEndedError('Not signed in with Space');
+    return { user: await runtime.kv.get(runtime.keys.owner(grant)), grant };
+  };
+  const endCurrent = () => endSignIn(runtime, req, { revoke: true, mark: true, reason: 'ended_everywhere' });
+  return {
+    async list() {
+      const { user, grant } = await mine();
+      if (!user) return [];
+      const entries = await liveEntries(runtime, user);
+      return entries
+        .map(([g, e]) => ({ id: handle(g), current: g === grant, startedAt: e.startedAt, lastSeen: e.lastSeen, agent: e.agent }))
+        .sort((a, b) => b.startedAt - a.startedAt);
+    },
+    async end(id) {
+      const { user, grant } = await mine();
+      if (!user || typeof id !== 'string') return;
+      const entries = await readIndex(runtime, user);
+      const target = [...entries].find(([g]) => handle(g) === id);
+      if (!target) return;
+      if (target[0] === grant) return endCurrent();
+      await endGrant(runtime, user, target[0], target[1] ? target[1].until - Date.now() : 0);
+    },
+    async endAll(options = {}) {
+      const { user, grant } = await mine();
+      if (user) await endEntries(runtime, user, (g) => g === grant);
+      if (!options.exceptCurrent) await endCurrent();
+    },
+  };
+}
+
+/**
+ * Ends every session of a user (by Space profile id) in this app, for operators: e.g. when
+ * someone leaves. Each is marked ended in Redis (every app process refuses its cookie from
+ * then on) and its refresh token revoked at Space when its access token still works (best
+ * effort). Resolves to how many sessions were ended.
+ */
+export async function endSpaceSessionsOf(userId: string, options: { strategy: SpaceStrategy }): Promise<number> {
+  if (typeof userId !== 'string' || userId === '') throw new TypeError('endSpaceSessionsOf requires a Space profile id');
+  const strategy = options?.strategy;
+  if (!strategy || typeof (strategy as Partial<SpaceStrategy>).refresh !== 'function') throw new TypeError('endSpaceSessionsOf requires a "strategy" option: the SpaceStrategy instance');
+  return endEntries(strategy.runtime, userHash(userId), () => false);
+}

@@ -3,8 +3,8 @@
  * per-call options, and express-session's `SessionData` learns `req.session.space`.
  * Types only: this file emits no code. See docs/typescript.md.
  */
-import type { SpaceAuthenticateOptions } from './signin/host';
-import type { SpaceTokenSet } from './tokens/token-set';
+import type { SpaceAuthenticateOptions } from './signin';
+import type { SpaceTokenSet } from './tokens';
 
 /**
  * What the library keeps in `req.session.space` (under the default `sessionKey`). It belongs

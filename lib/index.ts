@@ -2,10 +2,10 @@
  * passport-jetbrains-space: "Sign in with JetBrains Space" for Express and Passport.
  * This file only re-exports; the emulator lives at `passport-jetbrains-space/emulator`.
  */
-import './runtime/request-context';
+import './runtime';
 
 export { SpaceStrategy } from './strategy';
-export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './signin/host';
+export type { SpaceAuthenticateOptions, SpaceAuthInfo } from './signin';
 export type {
   SpaceStrategyOptions,
   SpaceStrategyOptionsWithRequest,
@@ -18,12 +18,12 @@ export type {
   SpaceVerifyFunctionWithRequestAndParams,
   SpaceVerified,
   SpaceTokenParams,
-} from './config/strategy-options';
-export type { SpaceSharedOptions } from './config/shared-settings';
-export { DEFAULT_PROFILE_FIELDS } from './space/profile';
-export type { SpaceProfile, SpaceMemberProfileJSON } from './space/profile';
-export type { SpaceTokenSet } from './tokens/token-set';
-export { safeReturnTo } from './web/return-to';
+} from './config';
+export type { SpaceSharedOptions } from './config';
+export { DEFAULT_PROFILE_FIELDS } from './space';
+export type { SpaceProfile, SpaceMemberProfileJSON } from './space';
+export type { SpaceTokenSet } from './tokens';
+export { safeReturnTo } from './web';
 export {
   SpaceError,
   SpaceAuthorizationError,
@@ -33,22 +33,22 @@ export {
   RedisUnavailableError,
   isSpaceError,
   isRedisOutage,
-} from './core/errors';
-export type { SpaceErrorCode } from './core/errors';
-export { spaceTokenRefresh } from './refresh/middleware';
-export type { SpaceTokenRefreshOptions } from './refresh/middleware';
-export type { SpaceTokenEvent } from './core/events';
-export { spaceApi } from './refresh/space-api';
-export type { SpaceApi } from './refresh/space-api';
-export type { SpaceApiCallOptions } from './space/client';
-export { spaceErrorHandler } from './web/error-handler';
-export type { SpaceErrorHandlerOptions } from './web/error-handler';
-export { spaceSignOut } from './signout/sign-out';
-export type { SpaceSignOutOptions } from './signout/sign-out';
-export { spaceAppClient } from './app-client/client';
-export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client/client';
-export type { AppTokenStore, CachedAppToken } from './app-client/token-store';
-export { SpaceBearerStrategy } from './bearer/strategy';
+} from './core';
+export type { SpaceErrorCode } from './core';
+export { spaceTokenRefresh } from './refresh';
+export type { SpaceTokenRefreshOptions } from './refresh';
+export type { SpaceTokenEvent } from './core';
+export { spaceApi } from './refresh';
+export type { SpaceApi } from './refresh';
+export type { SpaceApiCallOptions } from './space';
+export { spaceErrorHandler } from './web';
+export type { SpaceErrorHandlerOptions } from './web';
+export { spaceSignOut } from './signout';
+export type { SpaceSignOutOptions } from './signout';
+export { spaceAppClient } from './app-client';
+export type { SpaceAppClient, SpaceAppClientOptions, SpaceAppToken } from './app-client';
+export type { AppTokenStore, CachedAppToken } from './app-client';
+export { SpaceBearerStrategy } from './bearer';
 export type {
   SpaceBearerOptions,
   SpaceBearerAuthenticateOptions,
@@ -58,10 +58,10 @@ export type {
   SpaceBearerInfo,
   SpaceBearerVerify,
   SpaceBearerVerifyWithRequest,
-} from './bearer/strategy';
-export { verifySpaceRequest } from './webhooks/verify-request';
-export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './webhooks/verify-request';
-export { spaceRawBody } from './webhooks/raw-body';
+} from './bearer';
+export { verifySpaceRequest } from './webhooks';
+export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './webhooks';
+export { spaceRawBody } from './webhooks';
 
 /**
  * The Redis client the library takes: ioredis 5/6 (single node, Sentinel, Cluster) or
@@ -70,8 +70,8 @@ export { spaceRawBody } from './webhooks/raw-body';
  */
 export type RedisLike = object;
 export type { SpaceSessionData } from './augment';
-export { spaceAuthorize } from './teams/authorize';
-export type { SpaceAuthorizeOptions } from './teams/authorize';
-export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './teams/rules';
-export { spaceSessions, endSpaceSessionsOf } from './signout/everywhere';
-export type { SpaceSessions, SpaceSessionInfo } from './signout/everywhere';
+export { spaceAuthorize } from './teams';
+export type { SpaceAuthorizeOptions } from './teams';
+export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './teams';
+export { spaceSessions, endSpaceSessionsOf } from './signout';
+export type { SpaceSessions, SpaceSessionInfo } from './signout';

@@ -1,31 +1,12 @@
 import type { Request } from 'express';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
-import {
-  resolveOptions,
-  type ResolvedOptions,
-  type SpaceStrategyOptionsWithoutRequest,
-  type SpaceStrategyOptionsWithRequest,
-  type SpaceVerified,
-  type SpaceVerify,
-  type SpaceVerifyFunction,
-  type SpaceVerifyFunctionWithParams,
-  type SpaceVerifyFunctionWithRequest,
-  type SpaceVerifyFunctionWithRequestAndParams,
-  type SpaceVerifyWithRequest,
-} from './config/strategy-options';
-import type { SpaceProfile } from './space/profile';
-import { requestHost, requestPath } from './web/request';
-import { SpaceRuntime } from './runtime/runtime';
-import { sessionOf } from './session/session';
-import { SharedConfig } from './config/shared-settings';
-import { completeSignIn } from './signin/callback';
-import { gate } from './signin/gate';
-import type { SpaceAuthenticateOptions } from './signin/host';
-import { PendingStore } from './signin/pending';
-import { createSignInURL, startSignIn } from './signin/start';
-import { SpaceClient, type SpaceApiCallOptions } from './space/client';
-import { guardStore } from './session/store-guard';
-import { keptRefreshToken, type SpaceTokenSet } from './tokens/token-set';
+import { type ResolvedOptions, resolveOptions, SharedSettingsRegistry, type SpaceStrategyOptionsWithoutRequest, type SpaceStrategyOptionsWithRequest, type SpaceVerified, type SpaceVerify, type SpaceVerifyFunction, type SpaceVerifyFunctionWithParams, type SpaceVerifyFunctionWithRequest, type SpaceVerifyFunctionWithRequestAndParams, type SpaceVerifyWithRequest } from './config';
+import { type SpaceApiCallOptions, SpaceClient, type SpaceProfile } from './space';
+import { requestHost, requestPath } from './web';
+import { SpaceRuntime } from './runtime';
+import { guardStore, sessionOf } from './session';
+import { completeSignIn, createSignInURL, gate, PendingStore, type SpaceAuthenticateOptions, startSignIn } from './signin';
+import { keptRefreshToken, type SpaceTokenSet } from './tokens';
 
 /**
  * "Sign in with JetBrains Space" for Passport: the authorization-code flow against your
@@ -51,7 +32,7 @@ export class SpaceStrategy extends OAuth2Strategy {
   /** The strategy's own options after defaults. */
   readonly settings: Readonly<ResolvedOptions>;
   /** The settings shared with spaceTokenRefresh, spaceSignOut, spaceErrorHandler and spaceApi. */
-  readonly shared: SharedConfig;
+  readonly shared: SharedSettingsRegistry;
   /** Space's OAuth and HTTP API client used by this strategy. */
   readonly client: SpaceClient;
   /** The path of `callbackURL`, worked out once: the gate compares it on every request. */
@@ -90,7 +71,7 @@ export class SpaceStrategy extends OAuth2Strategy {
     this.spaceVerify = verify;
     this.client = new SpaceClient(settings);
     this.callbackPath = new URL(settings.callbackURL, 'http://callback.invalid').pathname;
-    this.shared = new SharedConfig(settings.timeout);
+    this.shared = new SharedSettingsRegistry(settings.timeout);
     this.shared.add('SpaceStrategy', shared);
     // Bound to this instance, never to a request's Object.create() copy of it.
     this.built.make = () => new SpaceRuntime(this.shared.settings, {

@@ -2,13 +2,11 @@
  * spaceAppClient against the emulator over HTTP and a real Redis: the application's own
  * Client Credentials token, cached, single-flight in one process and across processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
 import type Redis from 'ioredis';
 import { SpaceStrategy, spaceAppClient, isSpaceError } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
 const APP = { clientID: 'app-client-test', clientSecret: 'app-client-secret', redirectURIs: ['*'], name: 'Test Bot' };
 const CC = { grant_type: 'client_credentials' };
@@ -144,19 +142,11 @@ describe('with a shared Redis', () => {
 
   test('three processes asking at once make one token request', async () => {
     const keyPrefix = `${prefix}procs:`;
-    const workers: ChildProcess[] = [];
+    const workers: Worker[] = [];
     const start = async (): Promise<string> => {
-      const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'worker-app-client.js')], {
-        cwd: path.join(__dirname, '..', '..'),
-        env: { ...process.env, WORKER_CONFIG: JSON.stringify({ ...credentials(), redisURL: REDIS_URL, prefix: keyPrefix }) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      workers.push(child);
-      const line = await new Promise<string>((resolve, reject) => {
-        readline.createInterface({ input: child.stdout! }).once('line', resolve);
-        child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-      });
-      return `http://127.0.0.1:${JSON.parse(line).port}`;
+      const worker = await startWorker('worker-app-client.js', { ...credentials(), redisURL: REDIS_URL, prefix: keyPrefix });
+      workers.push(worker);
+      return worker.url;
     };
     try {
       const urls = await Promise.all([start(), start(), start()]);
@@ -169,7 +159,7 @@ describe('with a shared Redis', () => {
       expect(space.count('/oauth/token', CC)).toBe(1);
       expect(await keysUnder(redis, keyPrefix)).toEqual([expect.stringMatching(/:token$/)]);
     } finally {
-      await Promise.all(workers.map((child) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
+      await stopWorkers(workers);
     }
   });
 });

@@ -29,7 +29,7 @@ export function tsBlocks(doc: string, text: string): Block[] {
   return blocks;
 }
 
-const DOCS = ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = ['README.md', 'emulator/README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 const BLOCKS = DOCS.flatMap((doc) => tsBlocks(doc, fs.readFileSync(path.join(ROOT, doc), 'utf8')));
 
 const PRELUDE = `// Names the documentation uses without defining them.

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { cookiesOf } from '../helpers/cookies';
+import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
 // Three app processes (the built package, loaded by name) share one Redis and one Space.
 const CLIENT = { clientID: 'multi-client', clientSecret: 'multi-secret' };
@@ -14,21 +12,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let space: SpaceEmulator;
 let redis: Redis;
 let prefix: string;
-const workers: Array<{ child: ChildProcess; url: string }> = [];
+const workers: Worker[] = [];
 
-async function startWorker(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'worker-app.js')], {
-    cwd: path.join(__dirname, '..', '..'),
-    env: { ...process.env, WORKER_CONFIG: JSON.stringify({ spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix, secret: 'multi-process-secret' }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout! });
-    rl.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
-  return { child, url: `http://127.0.0.1:${JSON.parse(line).port}` };
-}
+const startApp = () => startWorker('worker-app.js', { spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix, secret: 'multi-process-secret' });
 
 beforeAll(async () => {
   space = await startSpaceEmulator({
@@ -36,11 +22,11 @@ beforeAll(async () => {
   });
   redis = await connectRedis();
   prefix = uniquePrefix('multi');
-  workers.push(...(await Promise.all([startWorker(), startWorker(), startWorker()])));
+  workers.push(...(await Promise.all([startApp(), startApp(), startApp()])));
 });
 
 afterAll(async () => {
-  await Promise.all(workers.map(({ child }) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
+  await stopWorkers(workers);
   await space.close();
   await deleteKeys(redis, prefix);
   redis.disconnect();

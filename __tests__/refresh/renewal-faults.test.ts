@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
 import type { Express } from 'express';
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
@@ -14,6 +11,7 @@ import { memoryKV } from '../../lib/store/memory';
 import { fingerprint, signIn, startTestApp, type TestApp, type TestAppOptions } from '../helpers/app';
 import { connectRedis, deleteKeys, REDIS_URL, startOwnRedis, uniquePrefix, type OwnRedis } from '../helpers/redis';
 import { cookiesOf } from '../helpers/cookies';
+import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
 // Renewal under faults: one test per item of the "renewal that holds under every fault" issue,
 // on a real Redis (a test-owned redis-server where Redis must stall or stop) and the emulator
@@ -428,30 +426,15 @@ describe('12. hostile values: unavailable or signed out, never a crash or a hang
 
 // ---- Several app processes (the built package): items 3, 8 and 9 ----
 
-interface Worker { child: ChildProcess; url: string }
-
 describe('several app processes on one Redis and a rotating Space', () => {
   const WORKER_TTL = 4;
   let shared: SpaceEmulator;
   let prefix: string;
   const workers: Worker[] = [];
 
-  async function startWorker(shiftMs = 0): Promise<Worker> {
-    const args = shiftMs ? ['-r', path.join(__dirname, '..', 'helpers', 'shift-clock.js')] : [];
-    const child = spawn(process.execPath, [...args, path.join(__dirname, '..', 'helpers', 'worker-renew.js')], {
-      cwd: path.join(__dirname, '..', '..'),
-      env: {
-        ...process.env, CLOCK_SHIFT_MS: String(shiftMs),
-        WORKER_CONFIG: JSON.stringify({ spaceURL: shared.url, ...CLIENT, redisURL: REDIS_URL, prefix, secret: 'renew-faults-secret', strategy: { skew: 2000 } }),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      readline.createInterface({ input: child.stdout! }).once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    });
-    return { child, url: `http://127.0.0.1:${JSON.parse(line).port}` };
-  }
+  const startApp = (shiftMs = 0): Promise<Worker> => startWorker('worker-renew.js',
+    { spaceURL: shared.url, ...CLIENT, redisURL: REDIS_URL, prefix, secret: 'renew-faults-secret', strategy: { skew: 2000 } },
+    shiftMs ? { preload: 'shift-clock.js', env: { CLOCK_SHIFT_MS: String(shiftMs) } } : {});
 
   beforeAll(async () => {
     shared = await startSpaceEmulator({
@@ -459,11 +442,11 @@ describe('several app processes on one Redis and a rotating Space', () => {
     });
     prefix = uniquePrefix('renew-faults-multi');
     // 0, 1, 2: clocks right; 3: 30 s behind; 4: 30 s ahead.
-    workers.push(...(await Promise.all([startWorker(), startWorker(), startWorker(), startWorker(-30_000), startWorker(30_000)])));
+    workers.push(...(await Promise.all([startApp(), startApp(), startApp(), startApp(-30_000), startApp(30_000)])));
   });
 
   afterAll(async () => {
-    await Promise.all(workers.map(({ child }) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
+    await stopWorkers(workers);
     await shared.close();
     await deleteKeys(redis, prefix);
   });

@@ -1,12 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
-import readline from 'node:readline';
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { connectRedis, deleteKeys, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { startCluster, startSentinel, type TestCluster, type TestSentinel } from '../helpers/topologies';
 import { cookiesOf } from '../helpers/cookies';
+import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
 // Many app instances on the Redis setups users really run: ioredis Cluster, ioredis Sentinel,
 // node-redis 5 (single node and createCluster) with connect-redis 9, and ioredis 6. Each
@@ -21,7 +19,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What the report is judged by, printed at the end. */
 const figures: string[] = [];
 
-interface Worker { child: ChildProcess; url: string }
 interface Answer { status: number; ms: number; signedIn?: boolean; token?: string | null; pid?: number; message?: string }
 
 let space: SpaceEmulator;
@@ -42,27 +39,8 @@ afterAll(async () => {
 
 type Topology = Record<string, unknown> & { topology: string };
 
-async function startWorker(topology: Topology, prefix: string): Promise<Worker> {
-  const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'worker-app.js')], {
-    cwd: path.join(__dirname, '..', '..'),
-    env: { ...process.env, WORKER_CONFIG: JSON.stringify({ spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix, secret: 'scale-secret', redisTimeout: REDIS_TIMEOUT, ...topology }) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout! });
-    rl.once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
-  return { child, url: `http://127.0.0.1:${JSON.parse(line).port}` };
-}
-
-async function stopWorkers(workers: Worker[]): Promise<void> {
-  await Promise.all(workers.splice(0).map(({ child }) => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(undefined);
-    child.once('exit', resolve);
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  })));
+function startApp(topology: Topology, prefix: string): Promise<Worker> {
+  return startWorker('worker-app.js', { spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix, secret: 'scale-secret', redisTimeout: REDIS_TIMEOUT, ...topology });
 }
 
 async function signInThrough(url: string): Promise<string> {
@@ -236,7 +214,7 @@ function suiteOn(suite: Suite, extra?: (ctx: { workers: Worker[]; prefix: string
     const ctx = { workers: [] as Worker[], prefix: uniquePrefix(`scale-${suite.name.replace(/[^a-z0-9]+/gi, '-')}`) };
     beforeAll(async () => {
       const t = suite.topology();
-      ctx.workers.push(...(await Promise.all([0, 1, 2].map(() => startWorker(t, ctx.prefix)))));
+      ctx.workers.push(...(await Promise.all([0, 1, 2].map(() => startApp(t, ctx.prefix)))));
     });
     afterAll(async () => {
       await stopWorkers(ctx.workers);

@@ -3,11 +3,8 @@
  * teams, memberships that do not count, changes seen within the TTL, one Space call per TTL
  * across processes, Space away, the 403 answers, and bearer-token users.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import readline from 'node:readline';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
@@ -22,6 +19,7 @@ import { signIn } from '../helpers/app';
 import { signIn as tokenSignIn } from '../helpers/emulator';
 import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { cookiesOf } from '../helpers/cookies';
+import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
 const CLIENT = { clientID: 'teams-client', clientSecret: 'teams-secret', redirectURIs: ['*'] };
 const SCOPE = ['global:Profile.View', 'global:Profile.Memberships.View'];
@@ -327,28 +325,18 @@ describe('bearer users', () => {
 });
 
 describe('three app processes', () => {
-  const workers: ChildProcess[] = [];
-  afterAll(async () => {
-    await Promise.all(workers.map((child) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
-  });
+  const workers: Worker[] = [];
+  afterAll(() => stopWorkers(workers));
 
-  async function startWorker(workerPrefix: string): Promise<string> {
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'worker-authorize.js')], {
-      cwd: path.join(__dirname, '..', '..'),
-      env: { ...process.env, WORKER_CONFIG: JSON.stringify({ spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix: workerPrefix, secret: 'w', ttl: 600000 }) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    workers.push(child);
-    const line = await new Promise<string>((resolve, reject) => {
-      readline.createInterface({ input: child.stdout! }).once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    });
-    return `http://127.0.0.1:${JSON.parse(line).port}`;
+  async function startApp(workerPrefix: string): Promise<string> {
+    const worker = await startWorker('worker-authorize.js', { spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix: workerPrefix, secret: 'w', ttl: 600000 });
+    workers.push(worker);
+    return worker.url;
   }
 
   test('a burst across three processes asks Space for the memberships once', async () => {
     const workerPrefix = `${prefix}w:`;
-    const urls = await Promise.all([startWorker(workerPrefix), startWorker(workerPrefix), startWorker(workerPrefix)]);
+    const urls = await Promise.all([startApp(workerPrefix), startApp(workerPrefix), startApp(workerPrefix)]);
     space.setAutoApprove('john.doe');
     const start = await fetch(`${urls[0]}/auth/space`, { redirect: 'manual' });
     const startCookie = cookiesOf(start.headers);

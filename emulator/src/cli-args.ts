@@ -43,7 +43,7 @@ Organization:
                               lastName, emails?, avatar?, about? }
   --directory-file <file.json>
                               teams, roles and memberships from a JSON object
-                              { teams?, roles?, memberships? } (see docs/emulator.md)
+                              { teams?, roles?, memberships? } (see emulator/README.md)
 
   --version                   print the version and exit
   --help, -h                  show this text

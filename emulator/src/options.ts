@@ -80,7 +80,7 @@ export interface SpaceEmulatorOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /**
    * Teams of the directory; `parentId` nests them. Default: `Acme › Platform › Storage`,
-   * `Acme › Marketing` and an archived `Acme › Legacy Tools` (see docs/emulator.md).
+   * `Acme › Marketing` and an archived `Acme › Legacy Tools` (see emulator/README.md).
    */
   teams?: SpaceEmulatorTeam[];
   /** Roles members hold in teams; default "Team Lead", "Engineer", "Designer". */

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { SharedClock } from '../store/clock';
+import { kvFor, SharedClock } from '../store';
 import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './token-store';
-import { kvFor } from '../store/redis';
-import { bindShared } from '../runtime/bind';
-import { isExpiredTokenError } from '../space/api-errors';
-import { SpaceClient, type SpaceApiCallOptions } from '../space/client';
+import { bindShared } from '../runtime';
+import { isExpiredTokenError, type SpaceApiCallOptions, SpaceClient } from '../space';
 import type { SpaceStrategy } from '../strategy';
-import { number, onlyKnown } from '../core/checks';
+import { number, onlyKnown } from '../core';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {

@@ -1,7 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import type { KV } from '../store/redis';
-import { RELEASE_LOCK, WRITE_AND_RELEASE } from '../store/scripts';
-import { isSealed, seal, unseal } from '../store/seal';
+import { isSealed, Keys, type KV, RedisLock, seal, unseal, WRITE_AND_RELEASE } from '../store';
 
 /** The application's own access token as it is cached (in memory and in a shared store). */
 export interface CachedAppToken {
@@ -55,10 +52,13 @@ function isCachedAppToken(value: unknown): value is CachedAppToken {
 export class KVAppTokenStore implements AppTokenStore {
   private readonly tokenKey: string;
   private readonly lockKey: string;
+  private readonly locks: RedisLock;
 
   constructor(private readonly kv: KV, private readonly settings: KVAppTokenStoreSettings) {
-    this.tokenKey = `${settings.prefix}{app:${settings.id}}:token`;
-    this.lockKey = `${settings.prefix}{app:${settings.id}}:lock`;
+    const keys = new Keys(settings.prefix);
+    this.tokenKey = keys.appToken(settings.id);
+    this.lockKey = keys.appLock(settings.id);
+    this.locks = new RedisLock(kv, settings.lockTTL);
   }
 
   async read(): Promise<CachedAppToken | undefined> {
@@ -75,14 +75,12 @@ export class KVAppTokenStore implements AppTokenStore {
     }
   }
 
-  async lock(): Promise<string | undefined> {
-    const token = randomBytes(16).toString('base64url');
-    const ok = await this.kv.set(this.lockKey, token, this.settings.lockTTL, true, () => { this.unlock(token).catch(() => undefined); });
-    return ok ? token : undefined;
+  lock(): Promise<string | undefined> {
+    return this.locks.take(this.lockKey);
   }
 
-  async isLocked(): Promise<boolean> {
-    return (await this.kv.get(this.lockKey)) !== null;
+  isLocked(): Promise<boolean> {
+    return this.locks.isHeld(this.lockKey);
   }
 
   async write(token: CachedAppToken, ttl: number, lockToken: string): Promise<void> {
@@ -91,7 +89,7 @@ export class KVAppTokenStore implements AppTokenStore {
     await this.kv.run(WRITE_AND_RELEASE, [this.tokenKey, this.lockKey], [value, Math.max(1, Math.floor(ttl)), lockToken]);
   }
 
-  async unlock(lockToken: string): Promise<void> {
-    await this.kv.run(RELEASE_LOCK, [this.lockKey], [lockToken]);
+  unlock(lockToken: string): Promise<void> {
+    return this.locks.release(this.lockKey, lockToken);
   }
 }

@@ -1,4 +1,4 @@
-import { isRecord } from '../space/call';
+import { isRecord } from '../space';
 
 /** A compact JWS split into what a verifier needs (RFC 7515 §7.1). */
 export interface ParsedJwt {

@@ -2,14 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { Strategy as PassportStrategy } from 'passport';
 import { claimsProblem, cloudOrgDomain, parseJwt, type OrganizationRule } from './jwt';
-import { isSpaceError, SpaceApiError } from '../core/errors';
-import { callSpace, isRecord, parseJSON } from '../space/call';
-import { KeySet, rs512 } from '../space/jwks';
-import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from '../space/profile';
-import { SpaceClient } from '../space/client';
+import { isSpaceError, number, onlyKnown, SpaceApiError, TtlCache } from '../core';
+import { callSpace, DEFAULT_PROFILE_FIELDS, isRecord, KeySet, parseJSON, rs512, SpaceClient, type SpaceProfile } from '../space';
 import type { SpaceStrategy } from '../strategy';
-import { TtlCache } from '../core/ttl-cache';
-import { number, onlyKnown } from '../core/checks';
 
 /** A member of the organization, as sign-in normalizes them, marked as a user. */
 export interface SpaceUserPrincipal extends SpaceProfile {

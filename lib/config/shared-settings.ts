@@ -1,6 +1,5 @@
-import { redisKind } from '../store/clients';
-import { fn, localPath, number, optionalString } from '../core/checks';
-import { parseEncryptionKeys } from '../store/seal';
+import { parseEncryptionKeys, redisKind } from '../store';
+import { fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -45,13 +44,8 @@ export interface SpaceSharedOptions {
   /** Longest pause a `Retry-After` from Space may impose on one sign-in, ms. Default 60000. */
   maxRetryAfter?: number;
   /** Receives events (renewals, failures) for your logs. Never given a token or a session id. */
-  onEvent?: (event: import('../core/events').SpaceTokenEvent) => void;
+  onEvent?: (event: SpaceTokenEvent) => void;
 }
-
-export const SHARED_OPTION_NAMES = [
-  'redis', 'keyPrefix', 'tokenTTL', 'redisTimeout', 'signInPath', 'signOutPath', 'cookieName',
-  'encryptionKeys', 'skew', 'lockTTL', 'retryDelay', 'maxRetryAfter', 'onEvent',
-] as const;
 
 /** The shared settings after defaults. */
 export interface SharedSettings {
@@ -67,7 +61,7 @@ export interface SharedSettings {
   lockTTL: number;
   retryDelay: number;
   maxRetryAfter: number;
-  onEvent: ((event: import('../core/events').SpaceTokenEvent) => void) | undefined;
+  onEvent: ((event: SpaceTokenEvent) => void) | undefined;
 }
 
 type Given = Partial<Record<keyof SharedSettings, unknown>>;
@@ -79,29 +73,52 @@ function same(a: unknown, b: unknown): boolean {
   return false;
 }
 
+/** How one shared setting enters: its check (a TypeError naming the owner), and its default. */
+interface Entry<T> {
+  check(owner: string, value: unknown): T | undefined;
+  fallback(given: Partial<SharedSettings>, timeout: number): T;
+}
+
+function redisClient(owner: string, value: unknown): unknown {
+  if (value === undefined) return undefined;
+  if (!redisKind(value)) {
+    const what = value === null ? 'null' : typeof value === 'object' ? `an object with keys ${Object.keys(value as object).slice(0, 6).join(', ')}` : typeof value;
+    throw new TypeError(`${owner} option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got ${what}`);
+  }
+  return value;
+}
+
+/**
+ * Every shared setting, one line each: name -> check -> default. Adding a setting here adds it to
+ * every part that takes shared settings (and to the unknown-name check), documented in
+ * {@link SpaceSharedOptions} and {@link SharedSettings}.
+ */
+const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
+  redis: { check: redisClient, fallback: () => undefined },
+  keyPrefix: { check: (owner, v) => optionalString(owner, 'keyPrefix', v, '"space:"'), fallback: () => 'space:' },
+  tokenTTL: { check: (owner, v) => number(owner, 'tokenTTL', v, { min: 1000, integer: true }), fallback: () => 86_400_000 },
+  redisTimeout: { check: (owner, v) => number(owner, 'redisTimeout', v, { min: 10, integer: true }), fallback: () => 2000 },
+  signInPath: { check: (owner, v) => localPath(owner, 'signInPath', v), fallback: () => '/auth/space' },
+  signOutPath: { check: (owner, v) => localPath(owner, 'signOutPath', v), fallback: () => '/auth/signout' },
+  cookieName: { check: (owner, v) => optionalString(owner, 'cookieName', v, '"connect.sid"'), fallback: () => 'connect.sid' },
+  encryptionKeys: { check: (owner, v) => (v === undefined ? undefined : parseEncryptionKeys(owner, v)), fallback: () => [] },
+  skew: { check: (owner, v) => number(owner, 'skew', v, { min: 0, integer: true }), fallback: () => 60_000 },
+  lockTTL: { check: (owner, v) => number(owner, 'lockTTL', v, { min: 100, integer: true }), fallback: (_, timeout) => timeout + 5000 },
+  retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: 0, integer: true }), fallback: () => 5000 },
+  maxRetryAfter: { check: (owner, v) => number(owner, 'maxRetryAfter', v, { min: 0, integer: true }), fallback: () => 60_000 },
+  onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
+};
+
+/** Every shared option name: each part that takes shared settings accepts these. */
+export const SHARED_OPTION_NAMES = Object.keys(SHARED) as ReadonlyArray<keyof SharedSettings>;
+
 /** Checks the shared options one part was given; returns only those it was given. */
 export function checkShared(owner: string, o: Record<string, unknown>): Given {
   const given: Given = {};
-  if (o.redis !== undefined) {
-    if (!redisKind(o.redis)) {
-      const what = o.redis === null ? 'null' : typeof o.redis === 'object' ? `an object with keys ${Object.keys(o.redis as object).slice(0, 6).join(', ')}` : typeof o.redis;
-      throw new TypeError(`${owner} option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got ${what}`);
-    }
-    given.redis = o.redis;
+  for (const name of SHARED_OPTION_NAMES) {
+    const value = (SHARED[name] as Entry<unknown>).check(owner, o[name]);
+    if (value !== undefined) given[name] = value;
   }
-  const put = <K extends keyof SharedSettings>(k: K, v: unknown) => { if (v !== undefined) given[k] = v; };
-  put('keyPrefix', optionalString(owner, 'keyPrefix', o.keyPrefix, '"space:"'));
-  put('tokenTTL', number(owner, 'tokenTTL', o.tokenTTL, { min: 1000, integer: true }));
-  put('redisTimeout', number(owner, 'redisTimeout', o.redisTimeout, { min: 10, integer: true }));
-  put('signInPath', localPath(owner, 'signInPath', o.signInPath));
-  put('signOutPath', localPath(owner, 'signOutPath', o.signOutPath));
-  put('cookieName', optionalString(owner, 'cookieName', o.cookieName, '"connect.sid"'));
-  if (o.encryptionKeys !== undefined) given.encryptionKeys = parseEncryptionKeys(owner, o.encryptionKeys);
-  put('skew', number(owner, 'skew', o.skew, { min: 0, integer: true }));
-  put('lockTTL', number(owner, 'lockTTL', o.lockTTL, { min: 100, integer: true }));
-  put('retryDelay', number(owner, 'retryDelay', o.retryDelay, { min: 0, integer: true }));
-  put('maxRetryAfter', number(owner, 'maxRetryAfter', o.maxRetryAfter, { min: 0, integer: true }));
-  put('onEvent', fn(owner, 'onEvent', o.onEvent));
   return given;
 }
 
@@ -110,7 +127,7 @@ export function checkShared(owner: string, o: Record<string, unknown>): Given {
  * given; a value given twice must agree. Once the library has started using them (the first
  * request), they are fixed.
  */
-export class SharedConfig {
+export class SharedSettingsRegistry {
   private readonly given: Given = {};
   private readonly from: Partial<Record<keyof SharedSettings, string>> = {};
   private resolved: SharedSettings | undefined;
@@ -140,23 +157,10 @@ export class SharedConfig {
   /** The settings with defaults; fixed from the first call on. */
   get settings(): SharedSettings {
     if (this.resolved) return this.resolved;
-    const g = this.given as Partial<SharedSettings>;
-    const lockTTL = g.lockTTL ?? this.timeout + 5000;
-    this.resolved = Object.freeze({
-      redis: g.redis,
-      keyPrefix: g.keyPrefix ?? 'space:',
-      tokenTTL: g.tokenTTL ?? 86_400_000,
-      redisTimeout: g.redisTimeout ?? 2000,
-      signInPath: g.signInPath ?? '/auth/space',
-      signOutPath: g.signOutPath ?? '/auth/signout',
-      cookieName: g.cookieName ?? 'connect.sid',
-      encryptionKeys: g.encryptionKeys ?? [],
-      skew: g.skew ?? 60_000,
-      lockTTL,
-      retryDelay: g.retryDelay ?? 5000,
-      maxRetryAfter: g.maxRetryAfter ?? 60_000,
-      onEvent: g.onEvent,
-    }) as SharedSettings;
+    const given = this.given as Partial<SharedSettings>;
+    const resolved: Record<string, unknown> = {};
+    for (const name of SHARED_OPTION_NAMES) resolved[name] = given[name] ?? SHARED[name].fallback(given, this.timeout);
+    this.resolved = Object.freeze(resolved) as unknown as SharedSettings;
     return this.resolved;
   }
 

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
-import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from '../space/profile';
+import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from '../space';
 import { SHARED_OPTION_NAMES, checkShared, type SpaceSharedOptions } from './shared-settings';
-import { boolean, localPath, number, oneOf, onlyKnown, requireString } from '../core/checks';
+import { boolean, localPath, number, oneOf, onlyKnown, requireString } from '../core';
 
 /**
  * Options of {@link SpaceStrategy}. Checked once, in the constructor. The shared settings

@@ -1,11 +1,8 @@
 import type { Request } from 'express';
-import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
-import { fingerprint } from '../store/key-names';
-import { isEnded } from '../tokens/records';
-import { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from '../store/session-scripts';
-import { EXTEND_SIGN_IN } from '../store/scripts';
-import type { SpaceRuntime } from '../runtime/runtime';
-import type { StoredTokenSet } from '../tokens/token-set';
+import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core';
+import { EXTEND_SIGN_IN, fingerprint, FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from '../store';
+import { isEnded, type StoredTokenSet } from '../tokens';
+import type { SpaceRuntime } from '../runtime';
 
 /**
  * Each member's sign-ins in this app, in every browser and process: an index in Redis per member

@@ -1,21 +1,15 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { bindRequest } from '../runtime/request-context';
-import { bindShared } from '../runtime/bind';
-import type { SpaceRuntime } from '../runtime/runtime';
-import { fingerprint } from '../store/key-names';
-import { RedisUnavailableError, SpaceSessionEndedError, SpaceTokenError, isRedisOutage } from '../core/errors';
-import { answerSignedOut, answerUnavailable } from '../web/respond';
-import { requestPath } from '../web/request';
-import { sessionOf } from '../session/session';
-import { touchSession } from '../members/sign-ins';
-import { endSignIn } from '../runtime/end-sign-in';
-import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config/shared-settings';
-import { guardStore } from '../session/store-guard';
+import { bindRequest, bindShared, endSignIn, type SpaceRuntime } from '../runtime';
+import { fingerprint } from '../store';
+import { isRedisOutage, localPath, onlyKnown, RedisUnavailableError, SpaceSessionEndedError, SpaceTokenError } from '../core';
+import { answerSignedOut, answerUnavailable, requestPath } from '../web';
+import { guardStore, sessionOf } from '../session';
+import { touchSession } from '../members';
+import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
-import { isFresh, type SpaceTokenSet, type StoredTokenSet } from '../tokens/token-set';
-import { localPath, onlyKnown } from '../core/checks';
+import { isFresh, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
 
-export type { SpaceTokenEvent } from '../core/events';
+export type { SpaceTokenEvent } from '../core';
 
 /**
  * Options of {@link spaceTokenRefresh}. Only `strategy` is needed: the shared settings

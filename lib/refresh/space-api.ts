@@ -1,10 +1,8 @@
 import type { Request } from 'express';
-import { runtimeOf } from '../runtime/request-context';
-import { SpaceSessionEndedError } from '../core/errors';
+import { endSignIn, runtimeOf } from '../runtime';
+import { SpaceSessionEndedError } from '../core';
 import { renewNow } from './middleware';
-import { endSignIn } from '../runtime/end-sign-in';
-import type { SpaceApiCallOptions } from '../space/client';
-import { isExpiredTokenError, isRevokedGrantError } from '../space/api-errors';
+import { isExpiredTokenError, isRevokedGrantError, type SpaceApiCallOptions } from '../space';
 
 /** Calls Space's HTTP API as the signed-in user. Paths are relative to `/api/http/`. */
 export interface SpaceApi {

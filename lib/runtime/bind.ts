@@ -1,5 +1,5 @@
-import { SHARED_OPTION_NAMES, checkShared, type SharedConfig } from '../config/shared-settings';
-import { onlyKnown } from '../core/checks';
+import { checkShared, SHARED_OPTION_NAMES, type SharedSettingsRegistry } from '../config';
+import { onlyKnown } from '../core';
 import type { SpaceRuntime } from './runtime';
 
 /**
@@ -7,7 +7,7 @@ import type { SpaceRuntime } from './runtime';
  * runtime, built from them on first use (so every middleware is created before it is read).
  */
 export interface StrategyHandle {
-  readonly shared: SharedConfig;
+  readonly shared: SharedSettingsRegistry;
   readonly runtime: SpaceRuntime;
 }
 

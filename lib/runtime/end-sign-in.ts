@@ -1,8 +1,8 @@
 import type { Request } from 'express';
-import { fingerprint } from '../store/key-names';
-import { sessionOf } from '../session/session';
+import { fingerprint } from '../store';
+import { sessionOf } from '../session';
 import type { SpaceRuntime } from './runtime';
-import { isFresh, type StoredTokenSet } from '../tokens/token-set';
+import { isFresh, type StoredTokenSet } from '../tokens';
 
 export interface EndOptions {
   /** Revoke the grant at Space first (best effort, within `revokeTimeout`). */

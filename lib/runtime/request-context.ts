@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import type { SpaceTokenSet } from '../tokens/token-set';
+import type { SpaceTokenSet } from '../tokens';
 import type { SpaceRuntime } from './runtime';
 
 declare global {

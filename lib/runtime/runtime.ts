@@ -1,17 +1,10 @@
 import type { Request } from 'express';
-import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
-import { SharedClock } from '../store/clock';
-import { emitter, type SpaceTokenEvent } from '../core/events';
-import { Keys } from '../store/key-names';
-import { kvFor, type KV } from '../store/redis';
-import { isEnded, RecordStore } from '../tokens/records';
-import { RenewalEngine, type Refresher } from '../tokens/renewal-engine';
-import { SessionState } from '../session/state';
-import { sessionLife } from '../session/session';
-import type { ResolvedOptions } from '../config/strategy-options';
-import type { SpaceClient } from '../space/client';
-import type { SharedSettings } from '../config/shared-settings';
-import { publicView, type SpaceTokenSet, type StoredTokenSet } from '../tokens/token-set';
+import { dropWhileFirst, emitter, PER_PROCESS_MAX, type SpaceTokenEvent, trimOldest } from '../core';
+import { Keys, type KV, kvFor, SharedClock } from '../store';
+import { isEnded, publicView, RecordStore, type Refresher, RenewalEngine, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
+import { sessionLife, SessionState } from '../session';
+import type { ResolvedOptions, SharedSettings } from '../config';
+import type { SpaceClient } from '../space';
 
 /**
  * What the runtime needs of the strategy: its own settings, its Space client, and its refresh

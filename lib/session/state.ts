@@ -1,10 +1,9 @@
 import type { Request } from 'express';
-import { PER_PROCESS_MAX, trimOldest } from '../core/bounded';
+import { isRecord, PER_PROCESS_MAX, trimOldest } from '../core';
 import { sessionOf, type Session } from './session';
 import { hookRegenerate, isBlankSession, sentByBrowser, skipUnchangedSave } from './login-hooks';
-import { isSealed, unseal } from '../store/seal';
-import { isStoredTokenSet, type StoredTokenSet } from '../tokens/token-set';
-import { isRecord } from '../core/checks';
+import { isSealed, unseal } from '../store';
+import { isStoredTokenSet, type StoredTokenSet } from '../tokens';
 
 /**
  * The one module that reads and writes the library's part of the session,

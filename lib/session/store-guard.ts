@@ -1,7 +1,5 @@
-import { scrubRedisError } from '../core/errors';
-import { debugOf, type SpaceTokenEvent } from '../core/events';
-import { redisKind } from '../store/clients';
-import { isRecord } from '../core/checks';
+import { debugOf, isRecord, scrubRedisError, type SpaceTokenEvent } from '../core';
+import { redisKind } from '../store';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- express-session's Store, typed structurally. */
 type Callback = (err?: any, value?: any) => void;

@@ -1,13 +1,13 @@
 import type { Request } from 'express';
-import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core/errors';
-import { signInCookieOf, type SpaceVerified } from '../config/strategy-options';
-import { noteSignIn, recordSignIn } from '../members/sign-ins';
-import { sessionOf } from '../session/session';
-import type { SpaceProfile } from '../space/profile';
-import { fingerprint } from '../store/key-names';
-import type { StoredTokenSet } from '../tokens/token-set';
-import { answerSignInFailed, answerUnavailable } from '../web/respond';
-import type { SpaceRuntime } from '../runtime/runtime';
+import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core';
+import { signInCookieOf, type SpaceVerified } from '../config';
+import { noteSignIn, recordSignIn } from '../members';
+import { sessionOf } from '../session';
+import type { SpaceProfile } from '../space';
+import { fingerprint } from '../store';
+import type { StoredTokenSet } from '../tokens';
+import { answerSignInFailed, answerUnavailable } from '../web';
+import type { SpaceRuntime } from '../runtime';
 import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie } from './pending';
 

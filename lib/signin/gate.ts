@@ -1,7 +1,5 @@
 import type { Request } from 'express';
-import { answerUnauthenticated } from '../web/respond';
-import { isNavigation, isPublicPath, requestPath } from '../web/request';
-import { safeReturnTo } from '../web/return-to';
+import { answerUnauthenticated, isNavigation, isPublicPath, requestPath, safeReturnTo } from '../web';
 import type { SpaceAuthenticateOptions } from './host';
 
 /** What the gate needs of the strategy: Passport's actions and the sign-in steps. */

@@ -1,8 +1,8 @@
 import type { Request } from 'express';
-import type { ResolvedOptions, SpaceVerified } from '../config/strategy-options';
-import type { SpaceRuntime } from '../runtime/runtime';
-import type { SpaceProfile } from '../space/profile';
-import type { SpaceTokenSet } from '../tokens/token-set';
+import type { ResolvedOptions, SpaceVerified } from '../config';
+import type { SpaceRuntime } from '../runtime';
+import type { SpaceProfile } from '../space';
+import type { SpaceTokenSet } from '../tokens';
 import type { PendingStore } from './pending';
 
 /** Per-call options of `passport.authenticate('space', options)`, besides Passport's own. */

@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { fingerprint, type Keys } from '../store/key-names';
-import type { KV } from '../store/redis';
-import { ADD_PENDING, TAKE_PENDING } from '../store/scripts';
-import { isSealed, seal, unseal } from '../store/seal';
-import { isRecord } from '../core/checks';
+import { ADD_PENDING, fingerprint, isSealed, type Keys, type KV, seal, TAKE_PENDING, unseal } from '../store';
+import { isRecord } from '../core';
 
 /**
  * Pending sign-ins: what the callback needs to finish a sign-in this browser started (the PKCE

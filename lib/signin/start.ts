@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { isRedisOutage } from '../core/errors';
-import { explainOffline } from '../core/events';
-import { signInCookieOf } from '../config/strategy-options';
-import { sessionOf } from '../session/session';
-import { answerUnavailable } from '../web/respond';
-import { safeReturnTo } from '../web/return-to';
+import { explainOffline, isRedisOutage } from '../core';
+import { signInCookieOf } from '../config';
+import { sessionOf } from '../session';
+import { answerUnavailable, safeReturnTo } from '../web';
 import type { SignInHost, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
 

@@ -1,9 +1,8 @@
 import type { Request } from 'express';
-import { SpaceSessionEndedError } from '../core/errors';
-import { endEntries, endGrant, handle, liveEntries, readIndex, userHash } from '../members/sign-ins';
-import { endSignIn } from '../runtime/end-sign-in';
-import { runtimeOf } from '../runtime/request-context';
-import { sessionOf } from '../session/session';
+import { SpaceSessionEndedError } from '../core';
+import { endEntries, endGrant, handle, liveEntries, readIndex, userHash } from '../members';
+import { endSignIn, runtimeOf } from '../runtime';
+import { sessionOf } from '../session';
 import type { SpaceStrategy } from '../strategy';
 
 /** One of the user's signed-in sessions, as {@link spaceSessions} lists it. */

@@ -1,13 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { bindRequest } from '../runtime/request-context';
-import { bindShared } from '../runtime/bind';
-import { prefersJSON } from '../web/request';
-import { safeReturnTo } from '../web/return-to';
-import { destroySession, sessionOf } from '../session/session';
-import { endSignIn } from '../runtime/end-sign-in';
-import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config/shared-settings';
+import { bindRequest, bindShared, endSignIn } from '../runtime';
+import { prefersJSON, safeReturnTo } from '../web';
+import { destroySession, sessionOf } from '../session';
+import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
-import { boolean, number, onlyKnown } from '../core/checks';
+import { boolean, number, onlyKnown } from '../core';
 
 /** Options of {@link spaceSignOut}. The shared settings (`redis`, `keyPrefix`, `cookieName`) come from the strategy. */
 export interface SpaceSignOutOptions extends SpaceSharedOptions {

@@ -1,4 +1,4 @@
-import { SpaceApiError } from '../core/errors';
+import { SpaceApiError } from '../core';
 
 /**
  * How Space's HTTP API says why it refused a token (docs/space-api.md#api-errors): each is a

@@ -1,6 +1,5 @@
-import { SpaceError, type SpaceErrorCode, type SpaceErrorDetails } from '../core/errors';
+import { isRecord, SpaceError, type SpaceErrorCode, type SpaceErrorDetails } from '../core';
 import { type AnswerHeaders, SpaceAgents, send } from './transport';
-import { isRecord } from '../core/checks';
 
 type SpaceErrorClass = new (message: string, details: SpaceErrorDetails) => SpaceError;
 
@@ -113,7 +112,7 @@ export function parseJSON(text: string): unknown {
   }
 }
 
-export { isRecord } from '../core/checks';
+export { isRecord } from '../core';
 
 /** `Retry-After` as seconds (delta-seconds or an HTTP date), or undefined. */
 export function parseRetryAfter(value: string | null): number | undefined {

@@ -1,8 +1,7 @@
-import { SpaceApiError, SpaceTokenError } from '../core/errors';
+import { SpaceApiError, SpaceTokenError, trimOldest } from '../core';
 import { answerError, callSpace, describeURL, isRecord, parseJSON, type SpaceCall } from './call';
 import { toSpaceProfile, type SpaceProfile } from './profile';
 import { parseTokenResponse, type SpaceTokenSet } from './token-answer';
-import { trimOldest } from '../core/bounded';
 import { SpaceAgents } from './transport';
 
 export interface SpaceClientSettings {

@@ -1,5 +1,5 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { SpaceApiError } from '../core/errors';
+import { SpaceApiError } from '../core';
 import { isRecord } from './call';
 
 /** Options of a {@link KeySet}. */

@@ -1,4 +1,4 @@
-import { isRecord } from '../core/checks';
+import { isRecord } from '../core';
 
 /** The tokens of a signed-in user, as `req.spaceTokens` shows them. */
 export interface SpaceTokenSet {

@@ -44,6 +44,16 @@ export class Keys {
     return `${this.prefix}{u:${user}}:sessions`;
   }
 
+  /** The application's token (spaceAppClient), cached for every process; `id` names the client, never its secret. */
+  appToken(id: string): string {
+    return `${this.prefix}{app:${id}}:token`;
+  }
+
+  /** The lock that fetches the application's token once. */
+  appLock(id: string): string {
+    return `${this.prefix}{app:${id}}:lock`;
+  }
+
   /** Where renewals and sign-outs are announced, so other processes learn of them at once. */
   get channel(): string {
     return `${this.prefix}events`;

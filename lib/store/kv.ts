@@ -1,4 +1,4 @@
-import { RedisUnavailableError } from '../core/errors';
+import { RedisUnavailableError } from '../core';
 
 /**
  * A Lua script with its in-memory twin. Redis runs `lua`; the memory store (one process, no

@@ -1,17 +1,13 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { spaceApi } from '../refresh/space-api';
-import { runtimeOf } from '../runtime/request-context';
-import { SpaceApiError } from '../core/errors';
-import { fingerprint } from '../store/key-names';
+import { spaceApi } from '../refresh';
+import { runtimeOf, type SpaceRuntime } from '../runtime';
+import { fn, number, oneOf, onlyKnown, SpaceApiError } from '../core';
+import { fingerprint } from '../store';
 import { fetchMember, scopeHasMemberships, type SpaceGet, type SpaceMember } from './rules';
 import { MemberFactsUnavailable, MemberStore } from './membership-store';
-import { answerUnauthenticated, answerUnavailable, escapeHTML, sendError } from '../web/respond';
-import { isNavigation, wantsJSON } from '../web/request';
-import { safeReturnTo } from '../web/return-to';
-import type { SpaceRuntime } from '../runtime/runtime';
-import { sessionOf } from '../session/session';
+import { answerUnauthenticated, answerUnavailable, escapeHTML, isNavigation, safeReturnTo, sendError, wantsJSON } from '../web';
+import { sessionOf } from '../session';
 import type { SpaceStrategy } from '../strategy';
-import { fn, number, oneOf, onlyKnown } from '../core/checks';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -1,12 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { trimOldest } from '../core/bounded';
-import { isRedisOutage, isSpaceError } from '../core/errors';
-import type { Keys } from '../store/key-names';
+import { isRecord, isRedisOutage, isSpaceError, trimOldest } from '../core';
+import { isSealed, type Keys, type KV, RedisLock, seal, unseal, WRITE_AND_RELEASE } from '../store';
 import { isMember, type SpaceMember } from './rules';
-import type { KV } from '../store/redis';
-import { RELEASE_LOCK, WRITE_AND_RELEASE } from '../store/scripts';
-import { isSealed, seal, unseal } from '../store/seal';
-import { isRecord } from '../core/checks';
 
 /** Facts as cached: when they were fetched, and when a fetch last failed (Space away). */
 interface Entry {
@@ -49,7 +43,11 @@ export class MemberStore {
   private readonly local = new Map<string, Entry>();
   private readonly flights = new Map<string, Promise<Entry>>();
 
-  constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], private readonly lockTTL: number) {}
+  private readonly locks: RedisLock;
+
+  constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], private readonly lockTTL: number) {
+    this.locks = new RedisLock(kv, lockTTL);
+  }
 
   /** Facts for `tag` (a grant, or `b:<token hash>`), fetched with `fetch` only when needed. */
   async get(tag: string, fetch: () => Promise<SpaceMember>, rule: FactsRule): Promise<SpaceMember> {
@@ -173,14 +171,12 @@ export class MemberStore {
     }
   }
 
-  private async lock(tag: string): Promise<string | undefined> {
-    const token = randomBytes(16).toString('base64url');
-    const taken = await this.kv.set(this.keys.memberLock(tag), token, this.lockTTL, true, () => { this.unlock(tag, token).catch(() => undefined); });
-    return taken ? token : undefined;
+  private lock(tag: string): Promise<string | undefined> {
+    return this.locks.take(this.keys.memberLock(tag));
   }
 
-  private async unlock(tag: string, token: string): Promise<void> {
-    await this.kv.run(RELEASE_LOCK, [this.keys.memberLock(tag)], [token]);
+  private unlock(tag: string, token: string): Promise<void> {
+    return this.locks.release(this.keys.memberLock(tag), token);
   }
 }
 

@@ -1,4 +1,4 @@
-import { isRecord } from '../core/checks';
+import { isRecord } from '../core';
 
 /** A team the user is a member of, as {@link SpaceMember} lists it. */
 export interface SpaceMemberTeam {

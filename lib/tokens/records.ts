@@ -1,10 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import type { Keys } from '../store/key-names';
-import type { KV } from '../store/redis';
-import { CLEAR_STRAY_LOCK, RELEASE_LOCK, WRITE_RECORD, WRITE_SIGN_IN } from '../store/scripts';
-import { isSealed, seal, unseal } from '../store/seal';
+import { isSealed, type Keys, type KV, RedisLock, seal, unseal, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
-import { isRecord } from '../core/checks';
+import { isRecord } from '../core';
 
 /** A sign-in's authoritative record: its newest tokens, or the mark that it has ended. */
 export type SignInRecord = StoredTokenSet | { ended: true; version: number };
@@ -22,7 +18,11 @@ export function isEnded(record: SignInRecord | undefined): record is { ended: tr
  * encryption keys, the tokens in them are sealed to their key.
  */
 export class RecordStore {
-  constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], private readonly lockTTL: number) {}
+  private readonly locks: RedisLock;
+
+  constructor(private readonly kv: KV, private readonly keys: Keys, private readonly encryption: readonly Buffer[], lockTTL: number) {
+    this.locks = new RedisLock(kv, lockTTL);
+  }
 
   private place(grant: string): string {
     return `record:${this.keys.record(grant)}`;
@@ -76,50 +76,20 @@ export class RecordStore {
   }
 
   /** Takes the renewal lock; its token, or undefined when someone holds it. */
-  async lock(grant: string): Promise<string | undefined> {
-    const token = randomBytes(16).toString('base64url');
-    const key = this.keys.lock(grant);
-    // A SET that timed out here may still run when a stalled Redis wakes up: release it
-    // then, so a lock nobody owns never blocks that sign-in for its whole TTL.
-    try {
-      return (await this.kv.set(key, token, this.lockTTL, true, () => { this.unlock(grant, token).catch(() => undefined); })) ? token : undefined;
-    } catch (err) {
-      this.releaseLater(grant, token);
-      throw err;
-    }
+  lock(grant: string): Promise<string | undefined> {
+    return this.locks.take(this.keys.lock(grant));
   }
 
-  /**
-   * After a failed `SET NX`: the client may have given up on its own (its command timeout)
-   * so `onLate` never hears of a SET Redis still carries out. Release the token until one
-   * release gets an answer: commands on a connection run in order, so once a later command
-   * is answered, the SET has run (and is undone) or never will. Only our token is deleted.
-   */
-  private releaseLater(grant: string, token: string): void {
-    const until = Date.now() + this.lockTTL;
-    const retry = () => {
-      this.unlock(grant, token).catch(() => {
-        if (Date.now() < until) setTimeout(retry, 200).unref();
-      });
-    };
-    setTimeout(retry, 100).unref();
+  /** Deletes a renewal lock the library cannot have made (see {@link RedisLock.clearStray}). */
+  clearStray(grant: string): Promise<boolean> {
+    return this.locks.clearStray(this.keys.lock(grant));
   }
 
-  /**
-   * Deletes a lock the library cannot have made: one without a TTL, or with more than ten
-   * times `lockTTL` left (someone else's key, or a hostile value; the margin leaves alone the
-   * locks of processes configured with a longer `lockTTL`, e.g. during a rolling deploy).
-   * Such a lock would block the sign-in for good. True when one was deleted.
-   */
-  async clearStray(grant: string): Promise<boolean> {
-    return Number(await this.kv.run(CLEAR_STRAY_LOCK, [this.keys.lock(grant)], [this.lockTTL * 10])) === 1;
+  isLocked(grant: string): Promise<boolean> {
+    return this.locks.isHeld(this.keys.lock(grant));
   }
 
-  async isLocked(grant: string): Promise<boolean> {
-    return (await this.kv.get(this.keys.lock(grant))) !== null;
-  }
-
-  async unlock(grant: string, token: string): Promise<void> {
-    await this.kv.run(RELEASE_LOCK, [this.keys.lock(grant)], [token]);
+  unlock(grant: string, token: string): Promise<void> {
+    return this.locks.release(this.keys.lock(grant), token);
   }
 }

@@ -1,9 +1,5 @@
-import type { SharedClock } from '../store/clock';
-import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core/bounded';
-import type { SpaceTokenEvent } from '../core/events';
-import { SpaceTokenError, isSpaceError } from '../core/errors';
-import { fingerprint, type Keys } from '../store/key-names';
-import type { KV } from '../store/redis';
+import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
+import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
 import { isEnded, type RecordStore } from './records';
 import { isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 

@@ -1,5 +1,5 @@
-import { isRecord } from '../core/checks';
-import type { SpaceTokenSet } from '../space/token-answer';
+import { isRecord } from '../core';
+import type { SpaceTokenSet } from '../space';
 
 export type { SpaceTokenSet };
 

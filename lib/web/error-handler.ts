@@ -1,11 +1,9 @@
 import type { ErrorRequestHandler, Request } from 'express';
-import { runtimeOf } from '../runtime/request-context';
-import { SpaceAuthorizationError, SpaceSessionEndedError, isRedisOutage, isSpaceError, scrubRedisError } from '../core/errors';
+import { runtimeOf } from '../runtime';
+import { debugOf, explainOffline, isRedisOutage, isSpaceError, localPath, onlyKnown, scrubRedisError, SpaceAuthorizationError, SpaceSessionEndedError } from '../core';
 import { answerSignedOut, answerUnavailable, sendError } from './respond';
-import { debugOf, explainOffline } from '../core/events';
-import { localPath, onlyKnown } from '../core/checks';
 
-export { isRedisOutage } from '../core/errors';
+export { isRedisOutage } from '../core';
 
 /** Options of {@link spaceErrorHandler}. */
 export interface SpaceErrorHandlerOptions {

@@ -1,12 +1,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import { spaceAppClient, type SpaceAppClient } from '../app-client/client';
-import { isSpaceError } from '../core/errors';
-import { isRecord, parseJSON } from '../space/call';
-import { KeySet, rs512 } from '../space/jwks';
+import { spaceAppClient, type SpaceAppClient } from '../app-client';
+import { isSpaceError, number, onlyKnown } from '../core';
+import { isRecord, KeySet, parseJSON, rs512 } from '../space';
 import { readRawBody } from './raw-body';
 import type { SpaceStrategy } from '../strategy';
-import { number, onlyKnown } from '../core/checks';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -3,9 +3,6 @@
  * processes, ending one or all sessions, the operator's endSpaceSessionsOf, bounds, expiry and
  * concurrent sign-ins.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import readline from 'node:readline';
 import type Redis from 'ioredis';
 import { endSpaceSessionsOf, spaceSessions, spaceSignOut } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
@@ -13,6 +10,7 @@ import { signIn, startTestApp, type TestApp } from '../helpers/app';
 import { REVOKE_SELF } from '../helpers/emulator';
 import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { cookiesOf } from '../helpers/cookies';
+import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
 const CLIENT = { clientID: 'everywhere-client', clientSecret: 'everywhere-secret', redirectURIs: ['*'] };
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
@@ -37,30 +35,16 @@ afterAll(async () => {
 type Session = { id: string; current: boolean; startedAt: number; lastSeen: number; agent: string };
 
 describe('two browsers, two app processes', () => {
-  const workers: ChildProcess[] = [];
+  const workers: Worker[] = [];
   let urls: string[];
   const workerPrefix = () => `${prefix}w:`;
-
-  async function startWorker(): Promise<string> {
-    const child = spawn(process.execPath, [path.join(__dirname, '..', 'helpers', 'worker-authorize.js')], {
-      cwd: path.join(__dirname, '..', '..'),
-      env: { ...process.env, WORKER_CONFIG: JSON.stringify({ spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix: workerPrefix(), secret: 'w' }) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    workers.push(child);
-    const line = await new Promise<string>((resolve, reject) => {
-      readline.createInterface({ input: child.stdout! }).once('line', resolve);
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    });
-    return `http://127.0.0.1:${JSON.parse(line).port}`;
-  }
+  const startApp = () => startWorker('worker-authorize.js', { spaceURL: space.url, ...CLIENT, redisURL: REDIS_URL, prefix: workerPrefix(), secret: 'w' });
 
   beforeAll(async () => {
-    urls = await Promise.all([startWorker(), startWorker()]);
+    workers.push(...(await Promise.all([startApp(), startApp()])));
+    urls = workers.map((w) => w.url);
   });
-  afterAll(async () => {
-    await Promise.all(workers.map((child) => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGTERM'); })));
-  });
+  afterAll(() => stopWorkers(workers));
 
   /** A browser: signs in through one app process, then sends its cookie and User-Agent. */
   async function browser(url: string, agent: string) {

@@ -1,0 +1,6 @@
+/**
+ * What the library keeps per Space member: the index of a member's sign-ins in this app (every
+ * browser and process), written at sign-in, touched at most once a minute, and the way a sign-in
+ * found there is ended.
+ */
+export { endEntries, endGrant, handle, liveEntries, noteSignIn, readIndex, recordSignIn, touchSession, userHash } from './sign-ins';

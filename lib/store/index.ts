@@ -1,0 +1,14 @@
+/**
+ * Redis behind one small interface (`KV`), for ioredis and node-redis, single node or Cluster, or
+ * an in-process twin; the Lua scripts; every key name (hash-tagged, never a secret); sealing at
+ * rest; the sealed-record store and the lock the stores share; Redis's clock.
+ */
+export { redisKind } from './clients';
+export { SharedClock } from './clock';
+export { Keys, fingerprint } from './key-names';
+export { RedisLock } from './lock';
+export { kvFor } from './redis';
+export type { KV } from './redis';
+export { ADD_PENDING, EXTEND_SIGN_IN, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
+export { isSealed, parseEncryptionKeys, seal, unseal } from './seal';
+export { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from './session-scripts';

@@ -1,0 +1,7 @@
+/**
+ * `spaceAuthorize`: admitting requests by Space teams, roles, usernames and email domains; the
+ * member facts read from Space and cached in Redis.
+ */
+export { spaceAuthorize } from './authorize';
+export type { SpaceAuthorizeOptions } from './authorize';
+export type { SpaceMember, SpaceMemberRole, SpaceMemberTeam } from './rules';

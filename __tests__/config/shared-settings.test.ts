@@ -41,7 +41,8 @@ test('redis and keyPrefix given once, on the strategy, reach the renewal, the si
     expect((await keysUnder(redis, `${prefix}space:{`)).some((k) => k.endsWith('}:tokens'))).toBe(true);
     await agent.post('/auth/signout').set('Accept', 'application/json').expect(204);
     const marks = await Promise.all((await keysUnder(redis, `${prefix}space:{`)).filter((k) => k.endsWith('}:tokens')).map((k) => redis.get(k)));
-    expect(marks).toEqual([JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER })]);
+    // The sign-in's end mark, and its member's consent's (its last sign-in ended: revoked at Space).
+    expect(marks).toEqual([JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER }), JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER })]);
     // The error handler sends an ended sign-in to the strategy's signInPath, not a default of its own.
     const second = app.agent();
     await signIn(second, '/auth/space');

@@ -134,12 +134,22 @@ export async function keyText(redis: Redis, key: string): Promise<string> {
  * The tokens of a stored session, as the library keeps them: the session names its sign-in
  * (`space.tokens.grant`) and the tokens are in that sign-in's record,
  * `<prefix>space:{<grant>}:tokens` next to `<prefix>sess:<id>` (unencrypted records only).
- * The record's bookkeeping (`grant`, `version`) comes along.
+ * The record's bookkeeping (`grant`, `version`, `consent`) comes along, and for a member's sign-in
+ * the refresh token of the member's consent (`<prefix>space:{c:<hash>}:tokens`).
  */
 export async function sessionTokens(redis: Redis, sessionKey: string): Promise<Record<string, any> | undefined> {
   const raw = await redis.get(sessionKey);
   const ref = raw ? JSON.parse(raw).space?.tokens : undefined;
   if (!ref || typeof ref.grant !== 'string') return undefined;
-  const record = await redis.get(`${sessionKey.replace(/sess:[^:]*$/, 'space:')}{${ref.grant}}:tokens`);
-  return record ? JSON.parse(record) : undefined;
+  const base = sessionKey.replace(/sess:[^:]*$/, 'space:');
+  const record = await redis.get(`${base}{${ref.grant}}:tokens`);
+  if (!record) return undefined;
+  const tokens = JSON.parse(record);
+  // A member's sign-in renews through the member's consent, which holds the refresh token.
+  if (typeof tokens.consent === 'string' && tokens.refreshToken === undefined) {
+    const consent = await redis.get(`${base}{${tokens.consent}}:tokens`);
+    const refreshToken = consent ? JSON.parse(consent).refreshToken : undefined;
+    if (refreshToken !== undefined) tokens.refreshToken = refreshToken;
+  }
+  return tokens;
 }

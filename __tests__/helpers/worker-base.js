@@ -18,7 +18,7 @@ const fingerprint = (token) => (token ? createHash('sha256').update(token).diges
 function workerApp({ config, redis, RedisStore, strategy: extra = {}, landing }) {
   const strategy = new SpaceStrategy(
     { spaceURL: config.spaceURL, clientID: config.clientID, clientSecret: config.clientSecret, callbackURL: '/auth/space/callback',
-      redis, keyPrefix: `${config.prefix}space:`, ...extra },
+      redis, keyPrefix: `${config.prefix}space:`, ...extra, ...(config.strategy || {}) },
     (_accessToken, _refreshToken, profile, done) => done(null, { id: profile.id, username: profile.username }),
   );
   passport.use(strategy);
@@ -33,7 +33,8 @@ function workerApp({ config, redis, RedisStore, strategy: extra = {}, landing })
   app.use(passport.session());
   app.use(spaceTokenRefresh({ strategy }));
   app.get('/auth/space', passport.authenticate('space'));
-  app.get('/auth/space/callback', passport.authenticate('space', { failureRedirect: '/failed' }), (_req, res) => res.redirect(landing));
+  app.get('/auth/space/callback', passport.authenticate('space', { failureRedirect: '/failed' }),
+    (req, res) => res.redirect((req.authInfo && req.authInfo.returnTo) || landing));
   return { app, strategy };
 }
 

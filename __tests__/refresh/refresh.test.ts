@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
-import { SpaceStrategy, spaceTokenRefresh, type SpaceTokenEvent } from 'passport-jetbrains-space';
+import { endSpaceSessionsOf, SpaceStrategy, spaceTokenRefresh, type SpaceTokenEvent } from 'passport-jetbrains-space';
 import { fingerprint, signIn, startTestApp, type TestApp } from '../helpers/app';
 import { connectRedis, deleteKeys, keysUnder, sessionTokens as tokensOf, uniquePrefix } from '../helpers/redis';
 
@@ -69,8 +69,9 @@ describe('spaceTokenRefresh', () => {
     const res = await agent.get('/api/token').expect(200);
     expect(res.body.token).toBe(fingerprint(stored!.accessToken));
     expect(space.count('/oauth/token')).toBe(before);
-    // Sign-in wrote its record, its owner and the user's sessions index; the request wrote nothing.
-    expect(keysBefore.map((k) => k.replace(/\{[^}]+\}/, '{…}')).sort()).toEqual([`${prefix}space:{…}:owner`, `${prefix}space:{…}:sessions`, `${prefix}space:{…}:tokens`]);
+    // Sign-in wrote its record, its owner, the user's sessions index, and the member's consent (its
+    // refresh token) with its users; the request wrote nothing.
+    expect(keysBefore.map((k) => k.replace(/\{[^}]+\}/, '{…}')).sort()).toEqual([`${prefix}space:{…}:owner`, `${prefix}space:{…}:sessions`, `${prefix}space:{…}:tokens`, `${prefix}space:{…}:tokens`, `${prefix}space:{…}:users`]);
     const valuesBefore = await Promise.all(keysBefore.map((k) => redis.dump(k)));
     expect(await keysUnder(redis, `${prefix}space:`)).toEqual(keysBefore);
     expect(await Promise.all(keysBefore.map((k) => redis.dump(k)))).toEqual(valuesBefore);
@@ -188,7 +189,8 @@ describe('spaceTokenRefresh', () => {
       expect(raw).not.toContain('accessToken');
     }
     await browser.agent.get('/api/token').expect(200, { signedIn: false, token: null, expiresAt: null });
-    expect(events.filter((e) => e.event === 'token.refresh_rejected')).toHaveLength(2);
+    // Both sign-ins are john.doe's: they renew through his one consent, refused once.
+    expect(events.filter((e) => e.event === 'token.refresh_rejected')).toHaveLength(1);
   });
 
   test('a burst of 20 requests meeting invalid_grant makes one refresh attempt', async () => {
@@ -233,14 +235,15 @@ describe('spaceTokenRefresh', () => {
     const { agent, key } = await signedInAgent();
     space.inject({ path: '/oauth/token', grantType: 'refresh_token', status: 503, body: { error: 'temporarily_unavailable' } });
     await untilExpired();
-    // The pause is per sign-in: this one is left alone, however often it asks...
+    // The pause is per member (their consent): this one is left alone, however often it asks...
     for (let i = 0; i < 8; i++) {
       const res = await agent.get('/api/token').set('Accept', 'application/json').expect(503);
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(20);
       expect(await sessionTokens(key)).toBeDefined();
     }
     expect(refreshRequests()).toBe(1);
-    // ...while another sign-in, with Space healthy again, is renewed at once.
+    // ...while another member's sign-in, with Space healthy again, is renewed at once.
+    space.setAutoApprove('jane.roe');
     const other = await signedInAgent();
     space.clearFaults();
     await untilExpired();
@@ -270,12 +273,23 @@ describe('spaceTokenRefresh', () => {
     expect(events.find((e) => e.event === 'token.refresh_failed')).toMatchObject({ status: 401, error: 'invalid_client', reason: 'SPACE_REJECTED' });
   });
 
-  test('a sign-in that got no refresh token is sent to sign in again at expiry, without a token request', async () => {
-    // Space issues a refresh token only on a user's first offline sign-in in the app.
+  test("a member's second sign-in, which Space gave no refresh token, renews through the member's consent", async () => {
+    // Space issues a refresh token only on a member's first offline sign-in in the app.
     await setUp({ refreshTokenOnEveryExchange: false });
     await signedInAgent();
     const second = await signedInAgent();
-    expect((await sessionTokens(second.key))!.refreshToken).toBeUndefined();
+    await untilExpired();
+    expect((await second.agent.get('/api/token').expect(200)).body.signedIn).toBe(true);
+    expect(refreshRequests()).toBe(1);
+    expect(events.map((e) => e.event)).not.toContain('token.no_refresh_token');
+  });
+
+  test('a member without a live consent is sent to sign in again at expiry, without a token request', async () => {
+    // A Space that issues a refresh token only once per member: after it is revoked, none again.
+    await setUp({ refreshTokenOnEveryExchange: false, refreshTokens: 'once' });
+    await signedInAgent();
+    expect(await endSpaceSessionsOf('2asfen24Jx6u', { strategy: app.strategy })).toBe(1);
+    const second = await signedInAgent();
     await untilExpired();
     const page = await second.agent.get('/page').set('Accept', 'text/html').expect(302);
     expect(page.headers.location).toBe('/auth/space?returnTo=%2Fpage');

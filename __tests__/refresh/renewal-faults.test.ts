@@ -82,9 +82,12 @@ async function signedIn() {
   const { callback } = await signIn(agent);
   const first = await agent.get('/api/token');
   expect(first.body.signedIn).toBe(true);
-  // The sign-in's grant id (it names the record and lock keys), from the stored session.
+  // What renews: the member's consent (its id names the record and lock keys a renewal uses),
+  // or a sign-in without a member, by the grant id from the stored session.
   const key = app!.sessionKeyFromCookie(callback.headers['set-cookie'] as unknown as string[])!;
-  const grant = JSON.parse((await redis.get(key))!).space.tokens.grant as string;
+  const signInGrant = JSON.parse((await redis.get(key))!).space.tokens.grant as string;
+  const record = JSON.parse((await redis.get(`${prefixes.at(-1)}space:{${signInGrant}}:tokens`)) ?? '{}') as { consent?: string };
+  const grant = record.consent ?? signInGrant;
   // JSON answers (a page request that is signed out is redirected to sign in instead).
   const get = (path: string) => agent.get(path).set('Accept', 'application/json');
   return { agent, get, token: first.body.token as string, grant };
@@ -94,6 +97,8 @@ describe('1. one user\'s rate limit stops no one else', () => {
   test('429 with Retry-After: 86400 pauses that sign-in only, and only for maxRetryAfter', async () => {
     await setUp({ refresh: { maxRetryAfter: 2000 } });
     const a = await signedIn();
+    // Another member (a renewal pause is per member: their browsers share one consent).
+    space!.setAutoApprove('jane.roe');
     const b = await signedIn();
     await untilExpired();
     space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, status: 429, headers: { 'Retry-After': '86400' }, body: { error: 'too_many_requests' } });
@@ -173,7 +178,7 @@ describe('4. the write\'s answer counts', () => {
   });
 
   /** A renewal whose token request is under way at Space (answered 600 ms later) when the sign-in's record is replaced by `value`. */
-  async function renewWhileTheRecordBecomes(value: (grant: string) => string) {
+  async function renewWhileTheRecordBecomes(value: (grant: string, version: number) => string) {
     await setUp();
     const a = await signedIn();
     await untilExpired();
@@ -181,12 +186,14 @@ describe('4. the write\'s answer counts', () => {
     const pending = a.get('/api/token').then((r) => r); // supertest starts on then()
     for (let i = 0; i < 100 && refreshRequests() === 0; i++) await sleep(10);
     expect(refreshRequests()).toBe(1);
-    await redis.set(`${prefixes.at(-1)}space:{${a.grant}}:tokens`, value(a.grant), 'PX', 60_000);
+    const recordKey = `${prefixes.at(-1)}space:{${a.grant}}:tokens`;
+    const { version } = JSON.parse((await redis.get(recordKey))!) as { version: number };
+    await redis.set(recordKey, value(a.grant, version), 'PX', 60_000);
     return { a, answer: await pending };
   }
 
   test('a renewal Redis refused for a newer version is not reported, not stored, and the newer one wins', async () => {
-    const { a, answer } = await renewWhileTheRecordBecomes((grant) => planted(grant, 7));
+    const { a, answer } = await renewWhileTheRecordBecomes((grant, version) => planted(grant, version + 6));
     expect(answer.status).toBe(200);
     expect(answer.body.token).toBe(fingerprint('planted-newer-token'));
     expect(events.map((e) => e.event)).not.toContain('token.refreshed');

@@ -95,7 +95,7 @@ describe('sign in with Space, end to end', () => {
     // The next request reads them back from Redis.
     const me = await agent.get('/me').expect(200);
     expect(me.body.user.displayName).toBe('John Doe');
-    expect(me.body.tokens).toEqual({ expiresAt: tokens.expiresAt, scope: tokens.scope, hasRefreshToken: true, tokenType: 'Bearer' });
+    expect(me.body.tokens).toEqual({ expiresAt: tokens.expiresAt, scope: tokens.scope, hasRefreshToken: false, tokenType: 'Bearer' }); // the refresh token stays in the member's consent
     expect(JSON.stringify(me.body)).not.toContain(tokens.accessToken);
   });
 

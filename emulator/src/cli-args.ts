@@ -31,6 +31,8 @@ Application:
                               http(s)://localhost or 127.0.0.1 URI)
   --access-token-ttl <s>      access token lifetime in seconds (default 600)
   --rotate-refresh-tokens     strict refresh-token rotation with reuse detection
+  --refresh-tokens <mode>     when an exchange gets a refresh token: while-none
+                              (default: while the member holds none), once, every-exchange
   --auto-approve <user>       approve as this user (id or username) without a sign-in page
 
 Organization:
@@ -69,6 +71,7 @@ const FLAGS = {
   'redirect-uri': { type: 'string', multiple: true },
   'access-token-ttl': { type: 'string' },
   'rotate-refresh-tokens': { type: 'boolean' },
+  'refresh-tokens': { type: 'string' },
   'auto-approve': { type: 'string' },
   'org-name': { type: 'string' },
   'org-slogan': { type: 'string' },
@@ -177,6 +180,13 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
   const ttl = values.get('access-token-ttl')?.[0];
   if (ttl !== undefined) options.accessTokenTTL = integerIn('--access-token-ttl', ttl, 1, 10 * 365 * 24 * 3600);
   if (booleans.has('rotate-refresh-tokens')) options.rotateRefreshTokens = true;
+  const refreshTokens = single('refresh-tokens');
+  if (refreshTokens !== undefined) {
+    if (refreshTokens !== 'while-none' && refreshTokens !== 'once' && refreshTokens !== 'every-exchange') {
+      throw new CliUsageError(`--refresh-tokens must be while-none, once or every-exchange, got ${JSON.stringify(refreshTokens)}`);
+    }
+    options.refreshTokens = refreshTokens;
+  }
   const autoApprove = single('auto-approve');
   if (autoApprove !== undefined) options.autoApprove = autoApprove;
   const maxRecorded = values.get('max-recorded-requests')?.[0];

@@ -58,6 +58,8 @@ export class GrantStore {
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   /** `client \n user` pairs that already got a refresh token from a code exchange. */
   private readonly refreshTokenIssued = new Set<string>();
+  /** Every user+client pair that was ever issued a refresh token (for `refreshTokens: 'once'`). */
+  private readonly refreshTokenEverIssued = new Set<string>();
   /** Access tokens (`jti`) issued and not yet forgotten, with their grant and expiry (ms, Infinity if unknown). */
   private readonly accessTokens = new Map<string, { grantID: string | null; expiresAt: number }>();
   /** Those force-expired by `expireAllAccessTokens`. */
@@ -100,6 +102,7 @@ export class GrantStore {
     if (withRefreshToken) {
       this.newRefreshToken(grant);
       this.refreshTokenIssued.add(pairKey(clientID, userID));
+      this.refreshTokenEverIssued.add(pairKey(clientID, userID));
     }
     return grant;
   }
@@ -118,6 +121,11 @@ export class GrantStore {
   /** Space issues a refresh token only on the first offline exchange per user+client (docs/space-api.md#authorization-endpoint). */
   hasIssuedRefreshToken(clientID: string, userID: string): boolean {
     return this.refreshTokenIssued.has(pairKey(clientID, userID));
+  }
+
+  /** True once the pair was issued a refresh token, revoked or not. */
+  everIssuedRefreshToken(clientID: string, userID: string): boolean {
+    return this.refreshTokenEverIssued.has(pairKey(clientID, userID));
   }
 
   /** Gives `grant` a new live refresh token; the previous one (if any) becomes a replay (rotation). */

@@ -41,9 +41,16 @@ export interface SpaceEmulatorOptions {
    */
   rotateRefreshTokens?: boolean;
   /**
-   * Default false: a refresh token is issued only for `access_type=offline` on the first code
-   * exchange for a user+client (docs/space-api.md#authorization-endpoint, #token-response). True: on every offline exchange.
+   * When an offline code exchange gets a refresh token (Space issues one per member and app;
+   * whether it issues one again after a revocation is unconfirmed, so each plausible Space is here):
+   * - `'while-none'` (default): while the member holds no live refresh token for the app: the
+   *   first exchange, and again after the member's refresh token was revoked.
+   * - `'once'`: only on the member's very first exchange with the app, never again, even after a
+   *   revocation.
+   * - `'every-exchange'`: on every offline exchange.
    */
+  refreshTokens?: 'while-none' | 'once' | 'every-exchange';
+  /** The same as `refreshTokens: 'every-exchange'` (kept for existing setups); false is the default. */
   refreshTokenOnEveryExchange?: boolean;
   /**
    * User id or username approved without a page, for non-browser tests; default null. A list
@@ -114,7 +121,7 @@ export interface ResolvedOptions {
   accessTokenTTL: number;
   codeTTL: number;
   rotateRefreshTokens: boolean;
-  refreshTokenOnEveryExchange: boolean;
+  refreshTokens: 'while-none' | 'once' | 'every-exchange';
   autoApprove: readonly SpaceEmulatorUser[] | null;
   requirePKCE: boolean;
   acceptClientSecretPost: boolean;
@@ -137,6 +144,13 @@ function fail(option: string, expected: string): never {
 function bool(value: unknown, option: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') fail(option, 'a boolean');
+  return value;
+}
+
+function refreshTokenMode(value: unknown, everyExchange: boolean): ResolvedOptions['refreshTokens'] {
+  if (value === undefined) return everyExchange ? 'every-exchange' : 'while-none';
+  if (value !== 'while-none' && value !== 'once' && value !== 'every-exchange') fail('refreshTokens', "'while-none', 'once' or 'every-exchange'");
+  if (everyExchange && value !== 'every-exchange') fail('refreshTokenOnEveryExchange', `left out when "refreshTokens" is '${value}'`);
   return value;
 }
 
@@ -241,7 +255,7 @@ export function resolveOptions(options: SpaceEmulatorOptions = {}): ResolvedOpti
     accessTokenTTL: seconds(options.accessTokenTTL, 'accessTokenTTL', DEFAULT_ACCESS_TOKEN_TTL),
     codeTTL: seconds(options.codeTTL, 'codeTTL', DEFAULT_CODE_TTL),
     rotateRefreshTokens: bool(options.rotateRefreshTokens, 'rotateRefreshTokens', false),
-    refreshTokenOnEveryExchange: bool(options.refreshTokenOnEveryExchange, 'refreshTokenOnEveryExchange', false),
+    refreshTokens: refreshTokenMode(options.refreshTokens, bool(options.refreshTokenOnEveryExchange, 'refreshTokenOnEveryExchange', false)),
     autoApprove: resolveUser(users, options.autoApprove, 'autoApprove'),
     requirePKCE: bool(options.requirePKCE, 'requirePKCE', false),
     acceptClientSecretPost: bool(options.acceptClientSecretPost, 'acceptClientSecretPost', false),

@@ -92,10 +92,11 @@ function authorizationCodeGrant(state: EmulatorState, req: EmulatorRequest, form
   const pkceError = checkPKCE(state, req, form, code.codeChallenge, code.codeChallengeMethod);
   if (pkceError) return pkceError;
 
-  const { refreshTokenOnEveryExchange } = state.options;
-  // docs/space-api.md#authorization-endpoint: offline access gets a refresh token on the first exchange for this user only.
-  const withRefreshToken =
-    code.accessType === 'offline' && (refreshTokenOnEveryExchange || !state.store.hasIssuedRefreshToken(client.clientID, code.userID));
+  // docs/space-api.md#authorization-endpoint: offline access gets a refresh token on the first exchange for this user only;
+  // whether again after a revocation is unconfirmed, so `refreshTokens` plays each plausible Space.
+  const mode = state.options.refreshTokens;
+  const withRefreshToken = code.accessType === 'offline' && (mode === 'every-exchange'
+    || (mode === 'once' ? !state.store.everIssuedRefreshToken(client.clientID, code.userID) : !state.store.hasIssuedRefreshToken(client.clientID, code.userID)));
   const grant = state.store.createGrant(client.clientID, code.userID, code.scope, withRefreshToken);
   code.grantID = grant.id;
   return tokenAnswer(state, grant, grant.scope, grant.refreshToken);

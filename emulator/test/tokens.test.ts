@@ -52,6 +52,23 @@ describe('refresh tokens are issued as Space documents', () => {
     expect((await signIn(space, offline)).refresh_token).toEqual(expect.any(String));
   });
 
+  test("refreshTokens: 'once' never issues a second refresh token to the user+client, even after a revocation", async () => {
+    await start({ refreshTokens: 'once' });
+    expect((await signIn(space, offline)).refresh_token).toEqual(expect.any(String));
+    space.revokeRefreshTokens('john.doe');
+    expect((await signIn(space, offline)).refresh_token).toBeUndefined();
+    space.setAutoApprove('jane.roe');
+    expect((await signIn(space, offline)).refresh_token).toEqual(expect.any(String));
+  });
+
+  test("refreshTokens: 'every-exchange' is refreshTokenOnEveryExchange, and the two may not disagree", async () => {
+    await start({ refreshTokens: 'every-exchange' });
+    await signIn(space, offline);
+    expect((await signIn(space, offline)).refresh_token).toEqual(expect.any(String));
+    await expect(start({ refreshTokens: 'once', refreshTokenOnEveryExchange: true })).rejects.toThrow(/refreshTokenOnEveryExchange/);
+    await expect(start({ refreshTokens: 'sometimes' as never })).rejects.toThrow(/refreshTokens/);
+  });
+
   test('token_type and scope can be left out of token answers', async () => {
     await start({ includeTokenType: false, includeScope: false });
     expect(Object.keys(await signIn(space)).sort()).toEqual(['access_token', 'expires_in']);

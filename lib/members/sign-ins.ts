@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core';
-import { EXTEND_SIGN_IN, fingerprint, FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from '../store';
+import { EXTEND_SIGN_IN, fingerprint, FORGET_SESSIONS, memberHash, LIST_SESSIONS, TOUCH_SESSION } from '../store';
 import { isEnded, type StoredTokenSet } from '../tokens';
 import type { SpaceRuntime } from '../runtime';
 
@@ -62,7 +62,7 @@ function parseEntry(raw: string | undefined): Entry | undefined {
   }
 }
 
-export const userHash = (userId: string) => fingerprint(`user:${userId}`, 22);
+export const userHash = memberHash;
 export const handle = (grant: string) => fingerprint(`session:${grant}`, 16);
 
 export async function readIndex(runtime: SpaceRuntime, user: string): Promise<Map<string, Entry | undefined>> {
@@ -79,11 +79,33 @@ async function touch(runtime: SpaceRuntime, user: string, grant: string, entry: 
 }
 
 /**
- * At sign-in, before the callback answers: the sign-in's record (its tokens: the session only
- * names it) and whose sign-in it is, in one write. Redis errors are thrown.
+ * The tokens of a new sign-in as the library keeps them. A known member's sign-in refers to the
+ * member's consent (member × app × granted scope: what Space's refresh token belongs to), and a
+ * refresh token Space issued at this exchange goes to the consent, not to the sign-in, so every
+ * browser of the member renews through it. Without a member (no profile) the sign-in keeps its
+ * own refresh token, as before consents.
  */
-export async function recordSignIn(runtime: SpaceRuntime, req: Request, stored: StoredTokenSet, userId: string | undefined): Promise<void> {
-  await runtime.records.writeFirst(stored, runtime.recordTTL(req), userId ? userHash(userId) : '');
+export function signInTokens(runtime: SpaceRuntime, exchanged: StoredTokenSet, userId: string | undefined): { stored: StoredTokenSet; offered: StoredTokenSet | undefined } {
+  if (!userId) return { stored: exchanged, offered: undefined };
+  const stored: StoredTokenSet = { ...exchanged, consent: runtime.consents.idOf(userHash(userId), exchanged.scope) };
+  delete stored.refreshToken;
+  return { stored, offered: exchanged.refreshToken ? exchanged : undefined };
+}
+
+/**
+ * At sign-in, before the callback answers: the sign-in's record (its tokens: the session only
+ * names it) and whose sign-in it is, the sign-in noted as a user of its member's consent, and a
+ * refresh token Space issued offered to the consent, sent together. Redis errors are thrown.
+ */
+export async function recordSignIn(runtime: SpaceRuntime, req: Request, stored: StoredTokenSet, userId: string | undefined, offered?: StoredTokenSet): Promise<void> {
+  const ttl = runtime.recordTTL(req);
+  const writes: Array<Promise<unknown>> = [runtime.records.writeFirst(stored, ttl, userId ? userHash(userId) : '')];
+  if (stored.consent) {
+    const now = runtime.clock.now();
+    if (offered) writes.push(runtime.consents.offer(stored.consent, offered, ttl, now));
+    writes.push(runtime.consents.attach(stored.consent, stored.grant, now + ttl, now));
+  }
+  await Promise.all(writes);
 }
 
 /**
@@ -115,23 +137,40 @@ export function touchSession(runtime: SpaceRuntime, req: Request, tokens: Stored
     // The record (the tokens) lives as long as the session, however long a rolling session goes on.
     const user = (await runtime.kv.run(EXTEND_SIGN_IN, [runtime.keys.record(tokens.grant), runtime.keys.owner(tokens.grant)], [Math.max(1000, Math.round(ttl))])) as string | null;
     if (!user) return; // Signed in without a profile.
-    await touch(runtime, user, tokens.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent });
+    const shared = runtime.clock.now();
+    await Promise.all([
+      touch(runtime, user, tokens.grant, { startedAt: now, lastSeen: now, until: now + ttl, agent }),
+      // The member's consent lives as long as its longest-lived sign-in.
+      tokens.consent ? runtime.consents.attach(tokens.consent, tokens.grant, shared + ttl, shared) : undefined,
+    ]);
   })().catch(() => undefined);
 }
 
 /**
  * Ends one sign-in, from anywhere: marked ended in Redis and announced (its cookie never
- * authenticates again, in any process), removed from the index, and its refresh token revoked
- * at Space with its access token while that is still valid (best effort: else it is skipped).
+ * authenticates again, in any process), removed from the index, and revoked at Space when due
+ * (its consent's last sign-in, or one with its own refresh token: see `SpaceRuntime.finish`).
  */
 export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number): Promise<void> {
-  const record = await runtime.records.read(grant).catch(() => undefined);
-  await runtime.engine.end(grant, Math.max(ttl, runtime.settings.tokenTTL));
-  await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], [grant]);
-  runtime.emit({ event: 'session.ended', reason: 'ended_everywhere', grant: fingerprint(grant, 12) });
-  if (record && !isEnded(record) && record.expiresAt > Date.now() + 1000) {
-    await runtime.host.revokeRefreshToken(record.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
-  }
+  await endGrants(runtime, user, [[grant, ttl]]);
+}
+
+/**
+ * Ends several sign-ins of `user`: all are marked ended (one round of writes, so every one of
+ * them is signed out in every process before anything slow happens) and leave the index; only
+ * then are they revoked at Space where due, in parallel, each within its time limit.
+ */
+async function endGrants(runtime: SpaceRuntime, user: string, grants: Array<[string, number]>): Promise<void> {
+  if (grants.length === 0) return;
+  const life = (ttl: number) => Math.max(ttl, runtime.settings.tokenTTL);
+  const records = await Promise.all(grants.map(([grant]) => runtime.records.read(grant).catch(() => undefined)));
+  await Promise.all(grants.map(([grant, ttl]) => runtime.engine.end(grant, life(ttl))));
+  await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], grants.map(([grant]) => grant));
+  for (const [grant] of grants) runtime.emit({ event: 'session.ended', reason: 'ended_everywhere', grant: fingerprint(grant, 12) });
+  await Promise.all(grants.map(([grant, ttl], i) => {
+    const record = records[i];
+    return runtime.finish(grant, { revoke: true, ttl: life(ttl), ...(record && !isEnded(record) ? { tokens: record } : {}) }).catch(() => undefined);
+  }));
 }
 
 /** The live entries of an index; ended sign-ins and expired entries are removed on the way. */
@@ -151,11 +190,7 @@ export async function liveEntries(runtime: SpaceRuntime, user: string): Promise<
 /** Ends every session of `user` in the index; the grants for which `keep` says true are left. */
 export async function endEntries(runtime: SpaceRuntime, user: string, keep: (grant: string) => boolean): Promise<number> {
   const entries = await readIndex(runtime, user);
-  let ended = 0;
-  for (const [grant, entry] of entries) {
-    if (keep(grant)) continue;
-    await endGrant(runtime, user, grant, entry ? entry.until - Date.now() : 0);
-    ended++;
-  }
-  return ended;
+  const targets = [...entries].filter(([grant]) => !keep(grant)).map(([grant, entry]): [string, number] => [grant, entry ? entry.until - Date.now() : 0]);
+  await endGrants(runtime, user, targets);
+  return targets.length;
 }

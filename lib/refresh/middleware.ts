@@ -74,7 +74,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     if (!isFresh(tokens, runtime.settings.skew, runtime.clock.now())) {
       const outcome = await runtime.engine.renew(tokens, false, runtime.recordTTL(req));
       if (outcome.kind === 'ended') {
-        await endSignIn(strategy.runtime, req, { revoke: false, mark: false, reason: outcome.reason });
+        // Ended by the engine (marked), or without a refresh token (marked here: it is over).
+        await endSignIn(strategy.runtime, req, { revoke: false, mark: outcome.reason === 'no_refresh_token', reason: outcome.reason });
         return { kind: 'ended' };
       }
       if (outcome.kind === 'unavailable') {
@@ -164,7 +165,7 @@ export async function renewNow(runtime: SpaceRuntime, req: Request): Promise<Spa
     return req.spaceTokens;
   }
   if (outcome.kind === 'ended') {
-    await endSignIn(runtime, req, { revoke: false, mark: false, reason: outcome.reason });
+    await endSignIn(runtime, req, { revoke: false, mark: outcome.reason === 'no_refresh_token', reason: outcome.reason });
     throw new SpaceSessionEndedError('The Space sign-in has ended; sign in again');
   }
   throw new SpaceTokenError(`Could not renew the Space access token (${outcome.reason})`, { code: 'SPACE_UNAVAILABLE', retryAfter: outcome.retryAfter });

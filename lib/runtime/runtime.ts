@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { dropWhileFirst, emitter, PER_PROCESS_MAX, type SpaceTokenEvent, trimOldest } from '../core';
 import { Keys, type KV, kvFor, SharedClock } from '../store';
-import { isEnded, publicView, RecordStore, type Refresher, RenewalEngine, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
+import { ConsentStore, isEnded, isFresh, publicView, RecordStore, type Refresher, RenewalEngine, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
 import { sessionLife, SessionState } from '../session';
 import type { ResolvedOptions, SharedSettings } from '../config';
 import type { SpaceClient } from '../space';
@@ -28,6 +28,8 @@ export class SpaceRuntime {
   readonly kv: KV;
   readonly keys: Keys;
   readonly records: RecordStore;
+  /** Each member's consent: the refresh token all of the member's sign-ins renew through. */
+  readonly consents: ConsentStore;
   readonly session: SessionState;
   readonly engine: RenewalEngine;
   readonly emit: (event: SpaceTokenEvent) => void;
@@ -41,13 +43,14 @@ export class SpaceRuntime {
     this.keys = new Keys(settings.keyPrefix);
     this.emit = emitter(settings.onEvent);
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
+    this.consents = new ConsentStore(this.kv, this.keys, this.records, host.options.clientID);
     this.session = new SessionState(host.options.sessionKey, settings.encryptionKeys, async (grant) => {
       const record = await this.records.read(grant);
       return record && !isEnded(record) ? record : undefined;
     });
     this.clock = new SharedClock(this.kv.shared ? () => this.kv.time() : undefined);
     void this.clock.start();
-    this.engine = new RenewalEngine(this.records, this.kv, this.keys, host, settings, this.emit, this.clock);
+    this.engine = new RenewalEngine(this.records, this.consents, this.kv, this.keys, host, settings, this.emit, this.clock);
   }
 
   /** What `req.spaceTokens` shows: the tokens, `expiresAt` in this process's clock. */
@@ -106,5 +109,41 @@ export class SpaceRuntime {
     await this.engine.end(grant, this.recordTTL(req));
     this.checked.delete(grant);
     this.session.forget(grant);
+  }
+
+  /**
+   * Ends a sign-in everywhere, and with `revoke` at Space too, in the order that makes the end
+   * final first: for a sign-in of a member's consent, it is marked ended (no process serves it
+   * from then on) and leaves the consent; only when it was the consent's last sign-in is the
+   * refresh token revoked at Space (with the consent's own access token), so signing out one
+   * browser never signs out the member's others. A sign-in with a refresh token of its own
+   * (no member known, or written before consents) is revoked with a token that works now (its
+   * access token while valid, else after one renewal), then marked. Revocation is best effort
+   * within `timeout`: Space away never keeps anyone signed in.
+   */
+  async finish(grant: string, options: { revoke: boolean; ttl: number; timeout?: number; tokens?: StoredTokenSet }): Promise<void> {
+    const timeout = options.timeout ?? 3000;
+    const read = await this.records.read(grant).catch(() => undefined);
+    const tokens = read && !isEnded(read) ? read : options.tokens;
+    if (tokens && !tokens.consent && options.revoke) await this.revokeOwn(tokens, options.ttl, timeout);
+    await this.engine.end(grant, options.ttl);
+    this.checked.delete(grant);
+    this.session.forget(grant);
+    if (tokens?.consent) {
+      const left = await this.consents.detach(tokens.consent, grant, this.clock.now()).catch(() => -1);
+      if (left === 0 && options.revoke) await this.engine.revokeConsent(tokens.consent, options.ttl, timeout);
+    }
+  }
+
+  private async revokeOwn(tokens: StoredTokenSet, ttl: number, timeout: number): Promise<void> {
+    const signal = AbortSignal.timeout(timeout);
+    let accessToken: string | undefined = tokens.expiresAt > this.clock.now() + 1000 ? tokens.accessToken : undefined;
+    if (!accessToken && tokens.refreshToken) {
+      const renewal = this.engine.renew(tokens, !isFresh(tokens, 0, this.clock.now()), ttl)
+        .then((o) => (o.kind === 'fresh' ? o.tokens.accessToken : undefined), () => undefined);
+      const timedOut = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+      accessToken = await Promise.race([renewal, timedOut]);
+    }
+    if (accessToken && !signal.aborted) await this.host.revokeRefreshToken(accessToken, { signal }).catch(() => undefined);
   }
 }

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core';
 import { signInCookieOf, type SpaceVerified } from '../config';
-import { noteSignIn, recordSignIn } from '../members';
+import { noteSignIn, recordSignIn, signInTokens } from '../members';
 import { sessionOf } from '../session';
 import type { SpaceProfile } from '../space';
 import { fingerprint } from '../store';
@@ -100,7 +100,9 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   // Stored times are in Redis's clock (clock.ts), so every process reads them right.
   await runtime.clock.start();
   const shift = runtime.clock.skewToShared;
-  const stored: StoredTokenSet = { ...answer.tokens, expiresAt: answer.tokens.expiresAt + shift, issuedAt: answer.issuedAt + shift, grant: randomToken(), version: 1 };
+  const exchanged: StoredTokenSet = { ...answer.tokens, expiresAt: answer.tokens.expiresAt + shift, issuedAt: answer.issuedAt + shift, grant: randomToken(), version: 1 };
+  // A known member's refresh token belongs to their consent, not to this browser (members/).
+  const { stored, offered } = signInTokens(runtime, exchanged, profile.id);
   const verified: SpaceVerified = (err, user, info) => {
     if (err) return strategy.error(err as Error);
     if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
@@ -109,7 +111,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
     // stores the new session (one round trip to Redis for the three), awaited before the answer.
     let writes: Promise<unknown> | undefined;
-    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(runtime, req, stored, profile.id), noteSignIn(runtime, req, stored, profile.id)]));
+    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(runtime, req, stored, profile.id, offered), noteSignIn(runtime, req, stored, profile.id)]));
     runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (loginErr) => {
       if (loginErr) {
         // The session was not stored: a record written for it is ended, not left to be listed.
@@ -137,9 +139,9 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
 }
 
+/** The browser's previous sign-in ends here, and at Space when it was its consent's last (or had its own refresh token). */
 async function endPrevious(runtime: SpaceRuntime, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {
+  // Ended before the answer; revoked (when due) after it: the new sign-in does not wait on Space.
   await runtime.end(grant, req).catch(() => undefined);
-  if (previous && previous.expiresAt > runtime.clock.now()) {
-    runtime.host.revokeRefreshToken(previous.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
-  }
+  void runtime.finish(grant, { revoke: true, ttl: runtime.recordTTL(req), ...(previous ? { tokens: previous } : {}) }).catch(() => undefined);
 }

@@ -5,10 +5,10 @@
  */
 export { redisKind } from './clients';
 export { SharedClock } from './clock';
-export { Keys, fingerprint } from './key-names';
+export { Keys, fingerprint, memberHash } from './key-names';
 export { RedisLock } from './lock';
 export { kvFor } from './redis';
 export type { KV } from './redis';
-export { ADD_PENDING, EXTEND_SIGN_IN, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
+export { ADD_PENDING, ATTACH_CONSENT, DETACH_CONSENT, EXTEND_SIGN_IN, OFFER_CONSENT, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
 export { isSealed, parseEncryptionKeys, seal, unseal } from './seal';
 export { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from './session-scripts';

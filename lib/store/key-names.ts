@@ -6,6 +6,14 @@ export function fingerprint(value: string, length = 22): string {
 }
 
 /**
+ * A member's stable, non-reversible name in key names and indexes (never their profile id
+ * itself): the same in every process.
+ */
+export function memberHash(memberId: string): string {
+  return fingerprint(`user:${memberId}`, 22);
+}
+
+/**
  * Every Redis key and channel the library uses. The keys of one sign-in share the hash tag
  * `{<grant>}`, those of one session's pending sign-ins `{p:<session hash>}`, so each script's
  * keys hash to one Redis Cluster slot. No key name holds a token or a session id.
@@ -32,6 +40,14 @@ export class Keys {
 
   memberLock(tag: string): string {
     return `${this.prefix}{${tag}}:member-lock`;
+  }
+
+  /**
+   * The sign-ins that use a member's consent, each with until when (`consent` is the consent's
+   * id, `c:<hash>`; its record and lock are `record(consent)` and `lock(consent)`, one hash tag).
+   */
+  consentUsers(consent: string): string {
+    return `${this.prefix}{${consent}}:users`;
   }
 
   /** Which user a sign-in belongs to (a hash of the user id), for the sessions index. */

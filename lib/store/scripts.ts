@@ -22,7 +22,8 @@ function releaseLocal(kv: LocalData, lockKey: string, token: string): void {
 /**
  * Writes a sign-in's record only if it is newer than the one stored (versions never go
  * backwards; a sign-out mark has the highest version), then releases the renewal lock if it
- * is still ours — in one atomic step. Answers 1 when written, 0 when refused.
+ * is still ours — in one atomic step. A record never lives shorter than it already did.
+ * Answers 1 when written, 0 when refused.
  * KEYS: record, lock. ARGV: value, version, ttl (ms), lock token ('' for none).
  */
 export const WRITE_RECORD: Script = {
@@ -36,13 +37,20 @@ if current then
     written = 0
   end
 end
-if written == 1 then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+if written == 1 then
+  -- Never shorter than it already lives: a record shared by several sign-ins (a member's
+  -- consent) lives as long as the longest of them.
+  local ttl = tonumber(ARGV[3])
+  local left = redis.call('PTTL', KEYS[1])
+  if left > ttl then ttl = left end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+end
 if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
 return written`,
   local(kv, [record, lock], [value, version, ttl, token]) {
     const current = versionOf(kv.get(record!));
     const written = current !== undefined && current >= Number(version) ? 0 : 1;
-    if (written) kv.set(record!, value!, Number(ttl));
+    if (written) kv.set(record!, value!, Math.max(Number(ttl), kv.pttl(record!)));
     releaseLocal(kv, lock!, token!);
     return written;
   },
@@ -179,5 +187,118 @@ return 1`,
     kv.set(record!, value!, Number(ttl));
     if (user) kv.set(owner!, user, Number(ttl));
     return 1;
+  },
+};
+
+/**
+ * A code exchange brought a refresh token for a member's consent: stored when the consent is
+ * missing, ended, or older (its version lower: an offer's version is the time of the exchange,
+ * which no run of renewals, at most one a second, catches up with). So a newer refresh token
+ * replaces an older one for every sign-in of the member and revives an ended consent. A record
+ * never lives shorter than it already did. KEYS: consent record. ARGV: value, version, ttl (ms).
+ * Answers 1 when written, 0 when refused.
+ */
+export const OFFER_CONSENT: Script = {
+  name: 'offer consent',
+  lua: `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and decoded.ended ~= true and tonumber(decoded.version) and tonumber(decoded.version) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+local ttl = tonumber(ARGV[3])
+local left = redis.call('PTTL', KEYS[1])
+if left > ttl then ttl = left end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return 1`,
+  local(kv, [record], [value, version, ttl]) {
+    const raw = kv.get(record!);
+    if (raw !== null) {
+      try {
+        const current = JSON.parse(raw) as { ended?: unknown; version?: unknown };
+        if (current.ended !== true && Number(current.version) >= Number(version)) return 0;
+      } catch {
+        // Not ours, or damaged: replaced.
+      }
+    }
+    kv.set(record!, value!, Math.max(Number(ttl), kv.pttl(record!)));
+    return 1;
+  },
+};
+
+function liveUsers(users: Map<string, string>, now: number): number {
+  let latest = 0;
+  for (const [grant, until] of users) {
+    if (Number(until) <= now) users.delete(grant);
+    else latest = Math.max(latest, Number(until));
+  }
+  return latest;
+}
+
+/**
+ * Notes that a sign-in uses a member's consent until `until` (ms, Redis's clock), forgets users
+ * past their time, and makes the consent (record and users) live as long as its longest user.
+ * KEYS: consent record, consent users. ARGV: grant, until, now. Answers the number of users.
+ */
+export const ATTACH_CONSENT: Script = {
+  name: 'attach consent',
+  lua: `
+local now = tonumber(ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local all = redis.call('HGETALL', KEYS[2])
+local latest = 0
+local count = 0
+for i = 1, #all, 2 do
+  local untilAt = tonumber(all[i + 1]) or 0
+  if untilAt <= now then redis.call('HDEL', KEYS[2], all[i]) else
+    count = count + 1
+    if untilAt > latest then latest = untilAt end
+  end
+end
+if count == 0 then return 0 end
+local ttl = math.max(1000, latest - now)
+redis.call('PEXPIRE', KEYS[2], ttl)
+local left = redis.call('PTTL', KEYS[1])
+if left ~= -2 and left < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return count`,
+  local(kv, [record, usersKey], [grant, untilAt, now]) {
+    const users = kv.hashOrNew(usersKey!);
+    users.set(grant!, untilAt!);
+    const latest = liveUsers(users, Number(now));
+    if (users.size === 0) return 0;
+    const ttl = Math.max(1000, latest - Number(now));
+    kv.pexpire(usersKey!, ttl);
+    const left = kv.pttl(record!);
+    if (left !== -2 && left < ttl) kv.pexpire(record!, ttl);
+    return users.size;
+  },
+};
+
+/**
+ * A sign-in stops using a member's consent: forgets it (and users past their time) and answers
+ * how many users are left; with none left the users key goes. KEYS: consent users.
+ * ARGV: grant, now.
+ */
+export const DETACH_CONSENT: Script = {
+  name: 'detach consent',
+  lua: `
+local now = tonumber(ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+local count = 0
+for i = 1, #all, 2 do
+  if (tonumber(all[i + 1]) or 0) <= now then redis.call('HDEL', KEYS[1], all[i]) else count = count + 1 end
+end
+if count == 0 then redis.call('DEL', KEYS[1]) end
+return count`,
+  local(kv, [usersKey], [grant, now]) {
+    const users = kv.hash(usersKey!);
+    if (!users) return 0;
+    users.delete(grant!);
+    liveUsers(users, Number(now));
+    if (users.size === 0) kv.del(usersKey!);
+    return users.size;
   },
 };

@@ -3,6 +3,7 @@
  * rule, the versioned records in Redis (written only forwards), and the renewal engine (single
  * flight in a process, a lock across processes, pauses after failures).
  */
+export { ConsentStore } from './consents';
 export { RecordStore, isEnded } from './records';
 export { RenewalEngine } from './renewal-engine';
 export type { Refresher } from './renewal-engine';

@@ -52,7 +52,8 @@ export class RecordStore {
     return isStoredTokenSet(value) && value.grant === grant ? value : undefined;
   }
 
-  private encode(record: SignInRecord, grant: string): string {
+  /** The stored form of a record (sealed to its key when encryption keys are set). */
+  encode(record: SignInRecord, grant: string): string {
     if (isEnded(record)) return JSON.stringify({ ended: true, version: ENDED_VERSION });
     if (this.encryption.length) return JSON.stringify({ version: record.version, sealed: seal(this.encryption, JSON.stringify(record), this.place(grant)) });
     return JSON.stringify(record);

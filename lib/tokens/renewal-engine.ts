@@ -1,7 +1,8 @@
 import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
 import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
+import type { ConsentStore } from './consents';
 import { isEnded, type RecordStore } from './records';
-import { isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
+import { adoptFromConsent, isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 
 /** What a renewal ended in. */
 export type Outcome =
@@ -15,6 +16,11 @@ export interface RenewalSettings { skew: number; lockTTL: number; retryDelay: nu
 export interface Refresher {
   refresh(refreshToken: string, options: { scope?: string; signal?: AbortSignal }): Promise<SpaceTokenSet>;
   revokeRefreshToken(accessToken: string, options: { signal?: AbortSignal }): Promise<void>;
+}
+
+/** Consent ids are `c:<hash>`; a sign-in's grant is base64url, which has no colon. */
+export function isConsentId(id: string): boolean {
+  return id.startsWith('c:');
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
@@ -50,6 +56,7 @@ export class RenewalEngine {
 
   constructor(
     private readonly records: RecordStore,
+    private readonly consents: ConsentStore,
     private readonly kv: KV,
     private readonly keys: Keys,
     private readonly space: Refresher,
@@ -111,15 +118,123 @@ export class RenewalEngine {
     this.announce('e', grant, Number.MAX_SAFE_INTEGER);
   }
 
-  /** Fresh tokens for this sign-in, renewing once for everyone who asks at the same time. */
+  /**
+   * Fresh tokens for this sign-in, renewing once for everyone who asks at the same time. A
+   * sign-in of a known member renews through the member's consent: one token request for all
+   * of that member's sign-ins, in every process, and each takes the result (see consents.ts).
+   */
   renew(current: StoredTokenSet, force: boolean, ttl: number): Promise<Outcome> {
     const key = `${current.grant}:${force ? current.version : 'any'}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.renewOnce(current, force, ttl).finally(() => this.inFlight.delete(key));
+      const run = isConsentId(current.grant) ? this.renewOnce(current, force, ttl) : this.renewSignIn(current, force, ttl);
+      pending = run.finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
     }
     return pending;
+  }
+
+  /** A sign-in's renewal: through its member's consent, or (no member known) with its own refresh token. */
+  private async renewSignIn(current: StoredTokenSet, force: boolean, ttl: number): Promise<Outcome> {
+    if (!current.consent && current.refreshToken) {
+      // Written before consents: the sign-in's own refresh token becomes its member's consent.
+      const moved = await this.moveToConsent(current, ttl);
+      if (moved) current = moved;
+      else {
+        // Another process moved it first: its record refers to the consent now.
+        const side = await this.records.read(current.grant);
+        if (side && !isEnded(side) && side.consent) current = side;
+      }
+    }
+    if (!current.consent) return this.renewOnce(current, force, ttl);
+    return this.renewThroughConsent(current, force, ttl);
+  }
+
+  private async renewThroughConsent(current: StoredTokenSet, force: boolean, ttl: number): Promise<Outcome> {
+    const { grant } = current;
+    const side = await this.records.read(grant);
+    if (isEnded(side)) return { kind: 'ended', reason: 'signed_out' };
+    if (side && side.version > current.version && this.usable(side, force, current)) {
+      this.emit({ event: 'token.adopted', grant: fingerprint(grant, 12), reason: 'renewed_elsewhere' });
+      return { kind: 'fresh', tokens: side, refreshed: false };
+    }
+    const mine = side && side.version > current.version ? side : current;
+    if (!force && isFresh(mine, this.settings.skew, this.clock.now())) return { kind: 'fresh', tokens: mine, refreshed: false };
+    const consentId = mine.consent!;
+    const consent = await this.consents.read(consentId);
+    if (!consent || isEnded(consent)) {
+      this.emit({ event: 'token.no_refresh_token', grant: fingerprint(grant, 12) });
+      return { kind: 'ended', reason: 'no_refresh_token' };
+    }
+    // The consent's newest token serves when it is newer than this sign-in's (forced: Space
+    // said this sign-in's token expired) or fresh; else the consent is renewed, once for all.
+    const newer = consent.issuedAt > mine.issuedAt && consent.accessToken !== mine.accessToken;
+    const serves = force ? newer && isFresh(consent, 0, this.clock.now()) : isFresh(consent, this.settings.skew, this.clock.now());
+    const outcome: Outcome = serves ? { kind: 'fresh', tokens: consent, refreshed: false } : await this.renew(consent, force && !newer, ttl);
+    if (outcome.kind === 'unavailable') return outcome;
+    if (outcome.kind === 'ended') {
+      // The consent is over (Space refused its refresh token, or it was revoked): every sign-in
+      // of the member renews through it, so each ends when its token expires.
+      return { kind: 'ended', reason: outcome.reason === 'signed_out' ? 'no_refresh_token' : outcome.reason };
+    }
+    const next = adoptFromConsent(mine, outcome.tokens);
+    let written: boolean;
+    try {
+      written = await this.records.write(next, grant, ttl);
+    } catch (err) {
+      // The consent holds the new token; this sign-in takes it again from there next time.
+      this.emit({ event: 'token.persist_failed', grant: fingerprint(grant, 12), message: err instanceof Error ? err.message : String(err) });
+      return { kind: 'fresh', tokens: next, refreshed: outcome.refreshed };
+    }
+    if (!written) {
+      const newest = await this.records.read(grant).catch(() => undefined);
+      if (!newest || isEnded(newest)) return { kind: 'ended', reason: 'signed_out' };
+      return { kind: 'fresh', tokens: newest, refreshed: false };
+    }
+    this.announce('r', grant, next.version);
+    if (!outcome.refreshed) this.emit({ event: 'token.adopted', grant: fingerprint(grant, 12), reason: 'consent' });
+    return { kind: 'fresh', tokens: next, refreshed: outcome.refreshed };
+  }
+
+  /**
+   * A sign-in written before consents (its own refresh token, no consent) of a known member:
+   * its refresh token becomes the member's consent's when the member has none, and the sign-in
+   * refers to the consent from now on. Undefined when the member is unknown or another process
+   * moved or renewed it first (then the caller goes on as before).
+   */
+  private async moveToConsent(current: StoredTokenSet, ttl: number): Promise<StoredTokenSet | undefined> {
+    const member = await this.kv.get(this.keys.owner(current.grant));
+    if (!member) return undefined;
+    const id = this.consents.idOf(member, current.scope);
+    const existing = await this.consents.read(id);
+    if (!existing || isEnded(existing)) await this.consents.offer(id, current, ttl, this.clock.now());
+    const moved: StoredTokenSet = { ...current, consent: id, version: current.version + 1 };
+    delete moved.refreshToken;
+    if (!(await this.records.write(moved, current.grant, ttl))) return undefined;
+    await this.consents.attach(id, current.grant, this.clock.now() + ttl, this.clock.now());
+    this.emit({ event: 'token.moved_to_consent', grant: fingerprint(current.grant, 12) });
+    return moved;
+  }
+
+  /**
+   * Revokes a member's consent at Space with the consent's own access token (renewed first when
+   * it has expired), then marks it ended: Space's self-revocation removes the refresh token
+   * behind the access token it is given, and the consent's tokens are the ones minted from it.
+   * Best effort within `timeout`.
+   */
+  async revokeConsent(id: string, ttl: number, timeout: number): Promise<void> {
+    const signal = AbortSignal.timeout(timeout);
+    const consent = await this.consents.read(id).catch(() => undefined);
+    if (!consent || isEnded(consent)) return;
+    let accessToken: string | undefined = consent.expiresAt > this.clock.now() + 1000 ? consent.accessToken : undefined;
+    if (!accessToken) {
+      const renewal = this.renew(consent, false, ttl).then((o) => (o.kind === 'fresh' ? o.tokens.accessToken : undefined), () => undefined);
+      const timedOut = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+      accessToken = await Promise.race([renewal, timedOut]);
+    }
+    if (accessToken && !signal.aborted) await this.space.revokeRefreshToken(accessToken, { signal }).catch(() => undefined);
+    await this.end(id, ttl).catch(() => undefined);
+    this.emit({ event: 'consent.revoked', grant: fingerprint(id, 12) });
   }
 
   private usable(tokens: StoredTokenSet, force: boolean, than: StoredTokenSet): boolean {

@@ -13,6 +13,12 @@ export interface StoredTokenSet extends SpaceTokenSet {
   issuedAt: number;
   grant: string;
   version: number;
+  /**
+   * The member's consent this sign-in renews through (`c:<hash>`, see consents.ts): then the
+   * refresh token is the consent's, not the sign-in's. Absent for sign-ins without a known
+   * member (no profile) and for records written before consents (they move on renewal).
+   */
+  consent?: string;
 }
 
 /**
@@ -38,6 +44,27 @@ export function mergeRenewed(previous: StoredTokenSet, renewed: SpaceTokenSet, i
   if (refreshToken) next.refreshToken = refreshToken;
   const scope = renewed.scope ?? previous.scope;
   if (scope) next.scope = scope;
+  if (previous.consent) next.consent = previous.consent;
+  return next;
+}
+
+/**
+ * A sign-in's tokens after it took its member's consent's newest access token: one version up,
+ * its own grant and consent, the consent's access token, expiry and scope, and no refresh token
+ * (that stays in the consent, one copy per member).
+ */
+export function adoptFromConsent(signIn: StoredTokenSet, consent: StoredTokenSet): StoredTokenSet {
+  const next: StoredTokenSet = {
+    accessToken: consent.accessToken,
+    expiresAt: consent.expiresAt,
+    tokenType: consent.tokenType,
+    issuedAt: consent.issuedAt,
+    grant: signIn.grant,
+    version: signIn.version + 1,
+  };
+  const scope = consent.scope ?? signIn.scope;
+  if (scope) next.scope = scope;
+  if (signIn.consent) next.consent = signIn.consent;
   return next;
 }
 
@@ -76,5 +103,6 @@ export function isStoredTokenSet(value: unknown): value is StoredTokenSet {
     && typeof value.issuedAt === 'number'
     && typeof value.grant === 'string'
     && typeof value.version === 'number'
-    && (value.refreshToken === undefined || typeof value.refreshToken === 'string');
+    && (value.refreshToken === undefined || typeof value.refreshToken === 'string')
+    && (value.consent === undefined || typeof value.consent === 'string');
 }

@@ -81,7 +81,7 @@ export function spaceApiPage(ctx: PageContext, input: SpaceApiInput): string {
       <dl class="facts facts-row">
         <div><dt>Token type</dt><dd>Bearer</dd></div>
         <div><dt>Scope</dt><dd><code>${token.scope ?? '—'}</code></dd></div>
-        <div><dt>Refresh token</dt><dd>${token.hasRefreshToken ? 'Held by the server' : 'None (sign in again when the token expires)'}</dd></div>
+        <div><dt>Refresh token</dt><dd>${token.hasRefreshToken ? 'Held by the server' : 'Held by the server for your account (one per member, shared by your browsers)'}</dd></div>
         <div><dt>Signed in</dt><dd>${clock(watch?.since)}</dd></div>
       </dl>
     </section>

@@ -1,7 +1,7 @@
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn, startTestApp, type TestApp } from '../helpers/app';
-import { connectRedis, deleteKeys, keysUnder, uniquePrefix } from '../helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, startOwnRedis, uniquePrefix, type OwnRedis } from '../helpers/redis';
 
 const CLIENT = { clientID: 'writes-client', clientSecret: 'writes-secret-canary-91c2' };
 
@@ -11,12 +11,15 @@ let monitor: Awaited<ReturnType<Redis['monitor']>>;
 let prefix: string;
 let app: TestApp;
 let commands: string[][] = [];
+let own: OwnRedis;
 
 beforeAll(async () => {
   space = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe' });
-  // Nothing here is about Redis faults: generous timeouts, so a loaded machine (the whole suite
-  // on two workers, MONITOR echoing every command) cannot fail the set-up.
-  redis = await connectRedis(undefined, { connectTimeout: 10_000, commandTimeout: 10_000 });
+  // A Redis of this file's own: MONITOR on a shared one echoes everyone's traffic (ioredis can
+  // even lose track of its MONITOR reply under it). Nothing here is about Redis faults: generous
+  // timeouts, so a loaded machine cannot fail the set-up.
+  own = await startOwnRedis();
+  redis = await connectRedis(own.url, { connectTimeout: 10_000, commandTimeout: 10_000 });
   monitor = await redis.duplicate().monitor();
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (args.some((a) => typeof a === 'string' && a.startsWith(prefix))) commands.push(args.map(String));
@@ -29,7 +32,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  await app.close();
+  await app?.close();
   await deleteKeys(redis, prefix);
 });
 
@@ -37,6 +40,7 @@ afterAll(async () => {
   monitor.disconnect();
   await space.close();
   redis.disconnect();
+  await own.stop();
 });
 
 /** The session writes (SET of a `sess:` key) seen since `from`, once Redis has reported them. */

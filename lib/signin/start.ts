@@ -22,7 +22,7 @@ export async function startSignIn(strategy: SignInHost, req: Request, options: S
     strategy.redirect(url);
   } catch (err) {
     if (!isRedisOutage(err)) throw err;
-    explainOffline(err);
+    explainOffline(err, runtime.settings.redis);
     runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
     answerUnavailable(req, res, 'store');
   }

@@ -43,7 +43,7 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
     if (res.headersSent) return next(err);
     const signInURL = configured ?? runtimeOf(req)?.settings.signInPath ?? '/auth/space';
     if (isRedisOutage(err)) {
-      explainOffline(err);
+      explainOffline(err, runtimeOf(req)?.settings.redis);
       report(scrubRedisError(err), 503, req);
       return answerUnavailable(req, res, 'store');
     }

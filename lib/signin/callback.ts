@@ -10,7 +10,7 @@ import { answerSignInFailed, answerUnavailable, noteSignInRefusal } from '../web
 import type { SpaceRuntime } from '../runtime';
 import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie } from './pending';
-import { warnRefusedCallback } from './diagnose';
+import { markSignInCompleted, warnRefusedCallback } from './diagnose';
 
 type Challenge = { message: string };
 
@@ -125,6 +125,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
       // Nothing of a previous user survives: their sign-in ends here and at Space.
       if (previousGrant && previousGrant !== stored.grant) await endPrevious(runtime, req, previousGrant, previous);
       runtime.remember(stored);
+      markSignInCompleted(strategy, req, res);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
     }, () => { writeSignIn().catch(() => undefined); });
     if (!gate) return strategy.success(user, authInfo);

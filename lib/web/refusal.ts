@@ -8,8 +8,9 @@ import type { Request } from 'express';
 const refusals = new WeakMap<Request, { status: number; message: string }>();
 
 /** Remembers why this request's sign-in was refused. */
-export function noteSignInRefusal(req: Request, status: number, message: string): void {
-  refusals.set(req, { status, message });
+export function noteSignInRefusal(req: Request, status: number, message: unknown): void {
+  // A verify callback's `done(null, false, info)` may give no message: say who refused.
+  refusals.set(req, { status, message: typeof message === 'string' && message !== '' ? message : 'The app refused this sign-in' });
 }
 
 /** Why this request's sign-in was refused, if the library refused it. */

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
-import { type ResolvedOptions, resolveOptions, SharedSettingsRegistry, type SpaceStrategyOptionsWithoutRequest, type SpaceStrategyOptionsWithRequest, type SpaceVerified, type SpaceVerify, type SpaceVerifyFunction, type SpaceVerifyFunctionWithParams, type SpaceVerifyFunctionWithRequest, type SpaceVerifyFunctionWithRequestAndParams, type SpaceVerifyWithRequest } from './config';
+import { type ResolvedOptions, registerUnstarted, resolveOptions, SharedSettingsRegistry, withScope, type SpaceStrategyOptionsWithoutRequest, type SpaceStrategyOptionsWithRequest, type SpaceVerified, type SpaceVerify, type SpaceVerifyFunction, type SpaceVerifyFunctionWithParams, type SpaceVerifyFunctionWithRequest, type SpaceVerifyFunctionWithRequestAndParams, type SpaceVerifyWithRequest } from './config';
 import { type SpaceApiCallOptions, SpaceClient, type SpaceProfile } from './space';
 import { requestHost, requestPath } from './web';
 import { SpaceRuntime } from './runtime';
@@ -29,8 +29,6 @@ export class SpaceStrategy extends OAuth2Strategy {
   readonly spaceURL: string;
   /** Space's authorization endpoint, `<spaceURL>/oauth/auth`, normalized once. */
   readonly authURL: string;
-  /** The strategy's own options after defaults. */
-  readonly settings: Readonly<ResolvedOptions>;
   /** The settings shared with spaceTokenRefresh, spaceSignOut, spaceErrorHandler and spaceApi. */
   readonly shared: SharedSettingsRegistry;
   /** Space's OAuth and HTTP API client used by this strategy. */
@@ -42,7 +40,7 @@ export class SpaceStrategy extends OAuth2Strategy {
    * Holds the runtime once built. An object made in the constructor, because Passport runs
    * each request on `Object.create(strategy)`: a field set there would be that request's alone.
    */
-  private readonly built: { runtime?: SpaceRuntime; pending?: PendingStore; make?: () => SpaceRuntime } = {};
+  private readonly built: { runtime?: SpaceRuntime; pending?: PendingStore; make?: () => SpaceRuntime; settings?: Readonly<ResolvedOptions> } = {};
 
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunction);
   constructor(options: SpaceStrategyOptionsWithoutRequest, verify: SpaceVerifyFunctionWithParams);
@@ -67,7 +65,7 @@ export class SpaceStrategy extends OAuth2Strategy {
     this.name = 'space';
     this.spaceURL = settings.spaceURL;
     this.authURL = new URL(`${settings.spaceURL}/oauth/auth`).toString();
-    this.settings = Object.freeze(settings);
+    this.built.settings = Object.freeze(settings);
     this.spaceVerify = verify;
     this.client = new SpaceClient(settings);
     this.callbackPath = new URL(settings.callbackURL, 'http://callback.invalid').pathname;
@@ -80,6 +78,27 @@ export class SpaceStrategy extends OAuth2Strategy {
       refresh: (token, options) => this.refresh(token, options),
       revokeRefreshToken: (token, options) => this.revokeRefreshToken(token, options),
     });
+    // Parts created at start-up without a strategy option may still add a scope (spaceAuthorize).
+    registerUnstarted(this);
+  }
+
+  /** The strategy's own options after defaults (the scope may grow until the first request: {@link addScope}). */
+  get settings(): Readonly<ResolvedOptions> {
+    return this.built.settings!;
+  }
+
+  /**
+   * Adds `scope` (space-separated) to what every sign-in asks Space for, if this strategy has not
+   * served a request yet; returns false, changing nothing, once it has (its runtime is built and
+   * what it asks for is fixed). spaceAuthorize uses it for `global:Profile.Memberships.View`.
+   */
+  addScope(scope: string): boolean {
+    if (typeof scope !== 'string' || scope.trim() === '') throw new TypeError('SpaceStrategy.addScope requires a scope, e.g. "global:Profile.Memberships.View"');
+    if (this.built.runtime) return false;
+    const settings = this.built.settings!;
+    const grown = withScope(settings.scope, scope);
+    if (grown !== settings.scope) this.built.settings = Object.freeze({ ...settings, scope: grown });
+    return true;
   }
 
   /** The library's per-strategy machinery, built from the shared settings on first use. */

@@ -3,9 +3,12 @@
 // each listed name is accepted by the real part, and a name outside the list is a TypeError.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Redis } from 'ioredis';
+import passport from 'passport';
 import {
-  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceErrorHandler, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
+  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceAuth, spaceErrorHandler, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
 } from 'passport-jetbrains-space';
+import { SPACE_AUTH_OPTION_NAMES } from '../../lib/auth/space-auth';
 import { APP_CLIENT_OPTION_NAMES } from '../../lib/app-client/client';
 import { BEARER_OPTION_NAMES } from '../../lib/bearer/strategy';
 import { ERROR_HANDLER_OPTION_NAMES } from '../../lib/web/error-handler';
@@ -52,7 +55,15 @@ interface Part {
   make: (options: never) => unknown;
 }
 
+// spaceAuth needs a Redis client; this one never connects (nothing is sent while building the router).
+const lazyRedis = new Redis({ lazyConnect: true });
+afterAll(() => lazyRedis.disconnect());
+
 const PARTS: Part[] = [
+  // `redis` is a shared setting, but required by spaceAuth: its own table lists it.
+  { heading: 'spaceAuth', known: SPACE_AUTH_OPTION_NAMES, documented: [...own(SPACE_AUTH_OPTION_NAMES), 'redis'],
+    base: () => ({ spaceURL: strategyOptions.spaceURL, clientID: 'id', clientSecret: 'secret', baseURL: 'http://localhost:3000', secret: 's', redis: lazyRedis, passport: new passport.Passport() }),
+    make: (o) => spaceAuth(o) },
   { heading: 'SpaceStrategy', known: STRATEGY_OPTION_NAMES, documented: own(STRATEGY_OPTION_NAMES),
     base: () => strategyOptions, make: (o) => new SpaceStrategy(o, verify) },
   { heading: 'Shared settings', known: SHARED_OPTION_NAMES, documented: SHARED_OPTION_NAMES,

@@ -1,4 +1,4 @@
-import { SpaceStrategy } from 'passport-jetbrains-space';
+import { SpaceBearerStrategy, SpaceStrategy, spaceAppClient } from 'passport-jetbrains-space';
 
 const valid = { spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', callbackURL: '/auth/space/callback' };
 const verify = (_a: string, _r: string | undefined, p: { id: string }, done: (e: null, u: object) => void) => done(null, p);
@@ -23,6 +23,7 @@ describe('SpaceStrategy options', () => {
     [{ ...valid, spaceURL: 'acme.jetbrains.space' }, '"spaceURL" must be an absolute http(s) URL'],
     [{ ...valid, spaceURL: 'ftp://acme.jetbrains.space' }, '"spaceURL" must be an http(s) URL with no query'],
     [{ ...valid, spaceURL: 'https://acme.jetbrains.space/?org=1' }, '"spaceURL" must be an http(s) URL with no query'],
+    [{ ...valid, spaceURL: 'https://acme.jetbrains.space/p/acme' }, 'SpaceStrategy option "spaceURL" must be your organization\'s address without a path: use "https://acme.jetbrains.space" (got "https://acme.jetbrains.space/p/acme"'],
     [{ ...valid, clientID: '' }, 'SpaceStrategy requires a "clientID" option'],
     [{ ...valid, clientSecret: undefined }, 'SpaceStrategy requires a "clientSecret" option'],
     [{ ...valid, callbackURL: undefined }, 'SpaceStrategy requires a "callbackURL" option'],
@@ -42,6 +43,15 @@ describe('SpaceStrategy options', () => {
   ])('throws a TypeError naming the option (%#)', (options, message) => {
     expect(build(options)).toThrow(TypeError);
     expect(build(options)).toThrow(message);
+  });
+
+  test('a spaceURL with a path (copied from a page of Space) is refused by every part that takes one, naming the origin to use', () => {
+    const paged = 'https://acme.jetbrains.space/p/acme/documents';
+    const hint = 'must be your organization\'s address without a path: use "https://acme.jetbrains.space"';
+    expect(() => new SpaceBearerStrategy({ spaceURL: paged })).toThrow(`SpaceBearerStrategy option "spaceURL" ${hint}`);
+    expect(() => spaceAppClient({ spaceURL: paged, clientID: 'id', clientSecret: 'secret' })).toThrow(`spaceAppClient option "spaceURL" ${hint}`);
+    // A trailing slash is not a path.
+    expect(new SpaceBearerStrategy({ spaceURL: 'https://acme.jetbrains.space/' }).spaceURL).toBe('https://acme.jetbrains.space');
   });
 
   test('throws a TypeError without a verify callback', () => {

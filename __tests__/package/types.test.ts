@@ -1,9 +1,10 @@
 // Type tests: ts-jest type-checks this file, so a wrong line below fails the run.
 // Each @ts-expect-error must really be an error, or the compiler complains.
-import type { Request } from 'express';
+import type { Express, Request } from 'express';
 import type Redis from 'ioredis';
+import passport from 'passport';
 import {
-  SpaceStrategy, spaceTokenRefresh, spaceApi, type SpaceProfile, type SpaceTokenSet, type SpaceError, type SpaceTokenParams, type SpaceVerified,
+  SpaceStrategy, spaceAuth, spaceTokenRefresh, spaceApi, type SpaceProfile, type SpaceTokenSet, type SpaceError, type SpaceTokenParams, type SpaceVerified,
 } from 'passport-jetbrains-space';
 
 const base = { spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', callbackURL: '/cb' };
@@ -50,6 +51,24 @@ test('req.spaceTokens, spaceTokenRefresh and spaceApi are typed', () => {
     // @ts-expect-error not one of the stable codes
     const bad: SpaceError['code'] = 'TIMEOUT';
     return [expiresAt, me, code, bad];
+  };
+  expect(typeof check).toBe('function');
+});
+
+test('spaceAuth: every verify shape is typed, the passport module or an instance is taken, and the router carries its strategy', () => {
+  const check = (app: Express, redis: Redis) => {
+    const o = { spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', baseURL: 'http://localhost:3000', secret: 's', redis };
+    const auth = spaceAuth({ ...o, passport: new passport.Passport(), authRequired: true, verify: (_a, _r, profile, done) => done(null, { id: profile.id }) });
+    app.use(auth);
+    const strategy: SpaceStrategy = auth.strategy;
+    spaceAuth({ ...o, passport });
+    spaceAuth({ ...o, verify: (_a: string, _r: string | undefined, params: SpaceTokenParams, profile: SpaceProfile, done: SpaceVerified) => done(null, { id: profile.id, p: params.x }) });
+    spaceAuth({ ...o, strategyOptions: { passReqToCallback: true }, verify: (req, _a, _r, profile, done) => done(null, { id: profile.id, path: req.path }) });
+    // @ts-expect-error secret is required
+    spaceAuth({ spaceURL: o.spaceURL, clientID: 'id', clientSecret: 'secret', baseURL: o.baseURL, redis });
+    // @ts-expect-error callbackURL is made from baseURL, not a strategy option here
+    spaceAuth({ ...o, strategyOptions: { callbackURL: '/cb' } });
+    return strategy;
   };
   expect(typeof check).toBe('function');
 });

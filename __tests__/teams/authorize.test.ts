@@ -51,11 +51,11 @@ beforeEach(() => {
 type Routes = Record<string, SpaceAuthorizeOptions>;
 
 /** The README setup with one `spaceAuthorize` per route; each route echoes `req.spaceMember`. */
-async function startApp(routes: Routes, extra: { encryptionKeys?: string[]; bearer?: boolean } = {}) {
+async function startApp(routes: Routes, extra: { encryptionKeys?: string[]; bearer?: boolean; scope?: string[] } = {}) {
   const authenticator = new passport.Passport();
   const strategy = new SpaceStrategy({
     spaceURL: space.url, clientID: CLIENT.clientID, clientSecret: CLIENT.clientSecret, callbackURL: '/auth/space/callback',
-    scope: SCOPE, redis, keyPrefix: `${prefix}space:`, ...(extra.encryptionKeys ? { encryptionKeys: extra.encryptionKeys } : {}),
+    scope: extra.scope ?? SCOPE, redis, keyPrefix: `${prefix}space:`, ...(extra.encryptionKeys ? { encryptionKeys: extra.encryptionKeys } : {}),
   }, (_a, _r, profile, done) => done(null, { id: profile.id, username: profile.username }));
   authenticator.use(strategy);
   authenticator.use(new SpaceBearerStrategy({ strategy, orgDomain: 'acme' }));
@@ -70,6 +70,7 @@ async function startApp(routes: Routes, extra: { encryptionKeys?: string[]; bear
   app.get('/auth/space/callback', authenticator.authenticate('space', { failureRedirect: '/failed' }), (_req, res) => res.redirect('/'));
   for (const [route, options] of Object.entries(routes)) {
     app.get(route, spaceAuthorize(options), (req, res) => res.json({ admitted: true, member: req.spaceMember }));
+    if (extra.bearer === false) continue;
     app.get(`/api${route}`, authenticator.authenticate('space-bearer', { session: false }), spaceAuthorize({ ...options, strategy }),
       (req, res) => res.json({ admitted: true, member: req.spaceMember }));
   }
@@ -101,9 +102,17 @@ describe('options', () => {
     expect(() => spaceAuthorize({ teams: ['x'], require: 'most' as never })).toThrow(/"require" must be one of/);
   });
 
-  test('a strategy whose scope cannot read memberships is refused at construction', () => {
+  test('a strategy without the memberships scope takes it, when spaceAuthorize is created before it serves', () => {
     const strategy = new SpaceStrategy({ spaceURL: space.url, clientID: 'a', clientSecret: 'b', callbackURL: '/cb' }, (_a, _r, p, done) => done(null, p));
-    expect(() => spaceAuthorize({ strategy, teams: ['Platform'] })).toThrow(/global:Profile\.Memberships\.View/);
+    spaceAuthorize({ strategy, teams: ['Platform'] });
+    expect(strategy.settings.scope).toBe('global:Profile.View global:Profile.Memberships.View');
+    // Once it serves, its scope is fixed: the same mistake is then a TypeError naming the scope.
+    expect(strategy.runtime).toBeDefined();
+    expect(strategy.addScope('global:Project.View')).toBe(false);
+    const later = new SpaceStrategy({ spaceURL: space.url, clientID: 'a', clientSecret: 'b', callbackURL: '/cb' }, (_a, _r, p, done) => done(null, p));
+    void later.runtime;
+    expect(() => spaceAuthorize({ strategy: later, teams: ['Platform'] })).toThrow(/served requests already.*global:Profile\.Memberships\.View/);
+    expect(later.settings.scope).toBe('global:Profile.View');
   });
 });
 
@@ -354,4 +363,14 @@ describe('three app processes', () => {
     expect(space.count(MEMBERSHIPS)).toBe(1);
     expect(space.count(PROFILE)).toBe(1);
   });
+});
+
+test('spaceAuthorize created at start-up without a strategy option: the strategy asks for the scope, and the first team check admits (no 500)', async () => {
+  const app = await startApp({ '/platform': { teams: ['Platform'] } }, { scope: ['global:Profile.View'], bearer: false });
+  expect(app.strategy.settings.scope).toBe('global:Profile.View global:Profile.Memberships.View');
+  space.resetRequests();
+  const john = await signedIn(app);
+  const asked = space.requests.find((r) => r.path === '/oauth/auth');
+  expect(asked?.query.scope).toBe('global:Profile.View global:Profile.Memberships.View');
+  expect((await json(john, '/platform').expect(200)).body.admitted).toBe(true);
 });

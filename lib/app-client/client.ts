@@ -4,7 +4,7 @@ import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './toke
 import { bindShared } from '../runtime';
 import { isExpiredTokenError, type SpaceApiCallOptions, SpaceClient } from '../space';
 import type { SpaceStrategy } from '../strategy';
-import { number, onlyKnown } from '../core';
+import { number, onlyKnown, spaceURLWithoutPath } from '../core';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {
@@ -89,6 +89,7 @@ function resolveClient(options: SpaceAppClientOptions): { client: SpaceClient; s
     if (typeof options[name] !== 'string' || options[name] === '') option(name, 'a non-empty string (or pass "strategy")');
   }
   if (!URL.canParse(options.spaceURL!)) option('spaceURL', 'an absolute URL like "https://acme.jetbrains.space"');
+  spaceURLWithoutPath('spaceAppClient', options.spaceURL!);
   const spaceURL = options.spaceURL!.replace(/\/+$/, '');
   const timeout = millis(options.timeout, 'timeout', 10_000, 1);
   return { client: new SpaceClient({ spaceURL, clientID: options.clientID!, clientSecret: options.clientSecret!, timeout }), spaceURL, clientID: options.clientID!, timeout };

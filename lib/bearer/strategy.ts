@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { Strategy as PassportStrategy } from 'passport';
 import { claimsProblem, cloudOrgDomain, parseJwt, type OrganizationRule } from './jwt';
-import { isSpaceError, number, onlyKnown, SpaceApiError, TtlCache } from '../core';
+import { isSpaceError, number, onlyKnown, SpaceApiError, spaceURLWithoutPath, TtlCache } from '../core';
 import { callSpace, DEFAULT_PROFILE_FIELDS, isRecord, KeySet, parseJSON, rs512, SpaceClient, type SpaceProfile } from '../space';
 import type { SpaceStrategy } from '../strategy';
 
@@ -141,6 +141,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
     if (options.strategy !== undefined && !settings) bad('strategy', 'a SpaceStrategy');
     const rawURL = options.spaceURL ?? settings?.spaceURL;
     if (typeof rawURL !== 'string' || !URL.canParse(rawURL)) bad('spaceURL', 'an absolute URL like "https://acme.jetbrains.space" (or pass "strategy")');
+    spaceURLWithoutPath('SpaceBearerStrategy', rawURL);
     this.spaceURL = rawURL.replace(/\/+$/, '');
     const timeout = millis(options.timeout, 'timeout', settings?.timeout ?? 10_000, 1);
     this.client = options.strategy && options.timeout === undefined

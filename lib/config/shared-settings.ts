@@ -1,5 +1,5 @@
 import { parseEncryptionKeys, redisKind } from '../store';
-import { fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
+import { fn, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -85,6 +85,8 @@ function redisClient(owner: string, value: unknown): unknown {
     const what = value === null ? 'null' : typeof value === 'object' ? `an object with keys ${Object.keys(value as object).slice(0, 6).join(', ')}` : typeof value;
     throw new TypeError(`${owner} option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got ${what}`);
   }
+  // From start-up on: a later "not writeable" can then say whether Redis was lost or never connected.
+  watchRedis(value);
   return value;
 }
 

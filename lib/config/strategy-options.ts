@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { DEFAULT_PROFILE_FIELDS, type SpaceProfile } from '../space';
 import { SHARED_OPTION_NAMES, checkShared, type SpaceSharedOptions } from './shared-settings';
-import { boolean, localPath, number, oneOf, onlyKnown, requireString } from '../core';
+import { boolean, localPath, number, oneOf, onlyKnown, requireString, spaceURLWithoutPath } from '../core';
 
 /**
  * Options of {@link SpaceStrategy}. Checked once, in the constructor. The shared settings
@@ -10,7 +10,10 @@ import { boolean, localPath, number, oneOf, onlyKnown, requireString } from '../
  * read them from the strategy.
  */
 export interface SpaceStrategyOptions extends SpaceSharedOptions {
-  /** Your organization's Space URL, e.g. `https://acme.jetbrains.space` (On-Premises: your own host). */
+  /**
+   * Your organization's Space URL, e.g. `https://acme.jetbrains.space` (On-Premises: your own host):
+   * the origin only; a URL with a path (a page of Space, `/p/<project>`) is a TypeError.
+   */
   spaceURL: string;
   /** The application's client ID (Space: Applications → your app → Authentication). */
   clientID: string;
@@ -155,7 +158,8 @@ export function resolveOptions(input: unknown): { settings: ResolvedOptions; sha
   if ((parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.search || parsed.hash || parsed.username || parsed.password) {
     throw new TypeError(`SpaceStrategy option "spaceURL" must be an http(s) URL with no query, fragment or credentials, e.g. https://acme.jetbrains.space, got ${JSON.stringify(rawURL)}`);
   }
-  const spaceURL = (parsed.origin + parsed.pathname).replace(/\/+$/, '');
+  spaceURLWithoutPath(OWNER, rawURL);
+  const spaceURL = parsed.origin;
 
   const callbackURL = need(o.callbackURL, 'callbackURL', '/auth/space/callback or https://app.example.com/auth/space/callback');
   if (!callbackURL.startsWith('/') || callbackURL.startsWith('//')) {

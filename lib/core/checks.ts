@@ -69,6 +69,25 @@ export function localPath(owner: Owner, name: string, value: unknown): string | 
   return value;
 }
 
+/**
+ * Space's URL is an origin: `https://acme.jetbrains.space`, never a page inside it such as
+ * `https://acme.jetbrains.space/p/acme` (copied from the browser's address bar). With a path,
+ * every endpoint would be built under it (`/p/acme/oauth/auth`) and fail far from the cause, so
+ * it is refused here, with the origin to use instead.
+ */
+export function spaceURLWithoutPath(owner: Owner, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return;
+  }
+  if (url.pathname !== '/' && url.pathname !== '') {
+    throw new TypeError(`${owner} option "spaceURL" must be your organization's address without a path: use "${url.origin}" `
+      + `(got ${JSON.stringify(value)}; a path such as /p/<project> is a page inside Space, not its address)`);
+  }
+}
+
 export function fn<T extends (...args: never[]) => unknown>(owner: Owner, name: string, value: unknown): T | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw new TypeError(`${owner} option "${name}" must be a function, got ${shown(value)}`);

@@ -3,7 +3,7 @@ import { bindRequest, bindShared, endSignIn, type SpaceRuntime } from '../runtim
 import { fingerprint } from '../store';
 import { isRedisOutage, localPath, onlyKnown, RedisUnavailableError, SpaceSessionEndedError, SpaceTokenError } from '../core';
 import { answerSignedOut, answerUnavailable, requestPath } from '../web';
-import { guardStore, sessionOf } from '../session';
+import { guardStore, MOUNT_ORDER, passportSessionMissing, sessionOf } from '../session';
 import { touchSession } from '../members';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
@@ -32,7 +32,8 @@ type Answer = { kind: 'next' } | { kind: 'ended' } | { kind: 'unavailable'; retr
 /**
  * Express middleware that gives every request of a signed-in user a valid Space access
  * token in `req.spaceTokens`, renewing it first when it expires within the skew. Mount it
- * after `passport.session()`.
+ * after `passport.session()`: mounted before it (or before express-session), every request is an
+ * error that names the order, rather than a sign-in that seems to be missing.
  *
  * - Fresh token: no I/O (this process re-checks a sign-in against Redis at most every 30 s).
  * - Expired: exactly one token request per sign-in, however many requests (and app
@@ -106,6 +107,15 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, strategy.runtime.emit);
     const runtime = strategy.runtime;
     const session = sessionOf(req);
+    // Mounted in the wrong order, it would see no sign-in and let every route fail later with a
+    // misleading "Not signed in with Space" (or leave a Passport user whose sign-in has ended).
+    if (!session) {
+      return next(new TypeError(`spaceTokenRefresh() ran before express-session: this request has no session (req.session). Mount them in this order: ${MOUNT_ORDER}`));
+    }
+    if (passportSessionMissing(req)) {
+      return next(new TypeError('spaceTokenRefresh() ran before passport.session(): the session holds a signed-in user but req.user is not set. '
+        + `Mount passport.session() (it is missing, or comes after spaceTokenRefresh): ${MOUNT_ORDER}`));
+    }
     const current = runtime.session.read(session);
     if (!current) {
       if (runtime.session.hasUnreadable(session)) {

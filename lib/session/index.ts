@@ -4,5 +4,6 @@
  * around the session store.
  */
 export { destroySession, sessionLife, sessionOf } from './session';
+export { MOUNT_ORDER, passportSessionMissing, requestHasUser, sessionHoldsUser } from './passport';
 export { SessionState } from './state';
 export { guardStore } from './store-guard';

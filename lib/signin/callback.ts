@@ -6,10 +6,11 @@ import { sessionOf } from '../session';
 import type { SpaceProfile } from '../space';
 import { fingerprint } from '../store';
 import type { StoredTokenSet } from '../tokens';
-import { answerSignInFailed, answerUnavailable } from '../web';
+import { answerSignInFailed, answerUnavailable, noteSignInRefusal } from '../web';
 import type { SpaceRuntime } from '../runtime';
 import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie } from './pending';
+import { markSignInCompleted, warnRefusedCallback } from './diagnose';
 
 type Challenge = { message: string };
 
@@ -32,6 +33,8 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
   const fail = (challenge: Challenge, status: number, reason: string): void => {
     runtime.emit({ event: 'signin.refused', reason, status });
+    warnRefusedCallback(strategy, req, reason, status, challenge.message);
+    noteSignInRefusal(req, status, challenge.message);
     if (!gate || options.failureRedirect) return strategy.fail(challenge, status);
     answerSignInFailed(req, res, status, challenge.message, strategy.signInPath);
   };
@@ -124,6 +127,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
       // Nothing of a previous user survives: their sign-in ends here and at Space.
       if (previousGrant && previousGrant !== stored.grant) await endPrevious(runtime, req, previousGrant, previous);
       runtime.remember(stored);
+      markSignInCompleted(strategy, req, res);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
     }, () => { writeSignIn().catch(() => undefined); });
     if (!gate) return strategy.success(user, authInfo);

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { answerUnauthenticated, isNavigation, isPublicPath, requestPath, safeReturnTo } from '../web';
 import type { SpaceAuthenticateOptions } from './host';
+import { noticeMissingPassportSession } from './diagnose';
 
 /** What the gate needs of the strategy: Passport's actions and the sign-in steps. */
 export interface GateHost {
@@ -24,6 +25,7 @@ export function gate(h: GateHost, req: Request, options: SpaceAuthenticateOption
   const path = requestPath(req);
   const res = req.res!;
   const signedIn = (typeof req.isAuthenticated === 'function' && req.isAuthenticated()) || Boolean((req as { user?: unknown }).user);
+  if (!signedIn) noticeMissingPassportSession(req);
   if (path === h.callbackPath) return h.completeSignIn(req, options, true);
   if (path === h.signInPath && (req.method === 'GET' || req.method === 'HEAD')) {
     const returnTo = safeReturnTo((req.query as Record<string, unknown>).returnTo);

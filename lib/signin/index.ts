@@ -4,6 +4,7 @@
  * take a `SignInHost` (what they need of the strategy), never the class.
  */
 export { completeSignIn } from './callback';
+export { forgetSignInCompleted } from './diagnose';
 export { gate } from './gate';
 export type { SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 export { PendingStore } from './pending';

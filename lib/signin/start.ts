@@ -6,15 +6,20 @@ import { sessionOf } from '../session';
 import { answerUnavailable, safeReturnTo } from '../web';
 import type { SignInHost, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
+import { answerIfNotKept } from './diagnose';
 
 /**
  * Starts a sign-in: the pending sign-in (state, PKCE verifier, where to return) is stored,
  * and a session made for it saved, *before* the browser is sent to Space; if the store cannot
- * take them the answer is 503, not a redirect that could only fail on the way back.
+ * take them the answer is 503, not a redirect that could only fail on the way back. A browser
+ * whose sign-in completed moments ago but did not stick gets a page naming the likely cause
+ * instead of another trip to Space (diagnose.ts).
  */
 export async function startSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
   const res = req.res!;
   res.set('Cache-Control', 'no-store');
+  // A browser that signed in moments ago and is back without its sign-in would only loop.
+  if (answerIfNotKept(strategy, req)) return;
   const runtime = strategy.runtime;
   try {
     const url = await strategy.createSignInURL(req, options);
@@ -22,7 +27,7 @@ export async function startSignIn(strategy: SignInHost, req: Request, options: S
     strategy.redirect(url);
   } catch (err) {
     if (!isRedisOutage(err)) throw err;
-    explainOffline(err);
+    explainOffline(err, runtime.settings.redis);
     runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
     answerUnavailable(req, res, 'store');
   }

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { bindRequest, bindShared, endSignIn } from '../runtime';
 import { prefersJSON, safeReturnTo } from '../web';
 import { destroySession, sessionOf } from '../session';
+import { forgetSignInCompleted } from '../signin';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
 import { boolean, number, onlyKnown } from '../core';
@@ -61,11 +62,14 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
       const cookieDomain = (session?.cookie as { domain?: string } | undefined)?.domain;
       res.set('Cache-Control', 'no-store');
       if (endSpaceSession && !prefersJSON(req)) {
+        // Signing in again right away is a new sign-in, not one that "did not stick".
+        forgetSignInCompleted(strategy, req, res);
         // Keep the (new, empty) session for the pending sign-in that ends the Space session.
         return void res.redirect(await strategy.createSignInURL(req, { requestCredentials: 'required', returnTo: target }));
       }
       await destroySession(req);
       res.clearCookie(strategy.shared.settings.cookieName, cookieDomain ? { path: cookiePath, domain: cookieDomain } : { path: cookiePath });
+      forgetSignInCompleted(strategy, req, res);
       if (prefersJSON(req)) return void res.status(204).end();
       res.redirect(target);
     } catch (err) {

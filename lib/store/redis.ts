@@ -1,6 +1,7 @@
 import { ioredisKV, nodeRedisKV, redisKind } from './clients';
 import type { KV } from './kv';
 import { memoryKV } from './memory';
+import { watchRedis } from '../core';
 
 export type { KV, Script } from './kv';
 export { redisKind } from './clients';
@@ -9,6 +10,8 @@ export { redisKind } from './clients';
 export function kvFor(client: unknown, timeout: number): KV {
   if (client === undefined) return memoryKV();
   const kind = redisKind(client);
+  // So that a later "not writeable" can say whether Redis was lost or never connected.
+  watchRedis(client);
   if (kind === 'ioredis' || kind === 'ioredis-cluster') return ioredisKV(client, timeout);
   if (kind === 'node-redis' || kind === 'node-redis-cluster') return nodeRedisKV(client, timeout);
   throw new TypeError('"redis" must be an ioredis or node-redis client');

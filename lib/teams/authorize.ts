@@ -7,6 +7,7 @@ import { fetchMember, scopeHasMemberships, type SpaceGet, type SpaceMember } fro
 import { MemberFactsUnavailable, MemberStore } from './membership-store';
 import { answerUnauthenticated, answerUnavailable, escapeHTML, isNavigation, safeReturnTo, sendError, wantsJSON } from '../web';
 import { sessionOf } from '../session';
+import { addScopeToUnstarted } from '../config';
 import type { SpaceStrategy } from '../strategy';
 
 declare global {
@@ -53,6 +54,7 @@ export interface SpaceAuthorizeOptions {
 
 const OWNER = 'spaceAuthorize';
 const KNOWN = ['strategy', 'teams', 'roles', 'users', 'emailDomains', 'allow', 'require', 'membershipTTL', 'membershipMaxStale', 'signOutFields'];
+const MEMBERSHIPS_SCOPE = 'global:Profile.Memberships.View';
 const SCOPE_HINT = 'add "global:Profile.Memberships.View" to the SpaceStrategy\'s "scope" (e.g. scope: ["global:Profile.View", "global:Profile.Memberships.View"])';
 
 type Rule = (member: SpaceMember, req: Request) => boolean | Promise<boolean>;
@@ -121,7 +123,10 @@ function whoIs(req: Request, runtime: SpaceRuntime): Who {
  * - Not signed in: a page navigation goes to sign in and comes back; other requests get 401 JSON.
  * - Space away: facts up to `membershipMaxStale` old are used, then 503 with `Retry-After`.
  *   Missing facts never admit.
- * - The token needs the scope `global:Profile.Memberships.View`.
+ * - The token needs the scope `global:Profile.Memberships.View`. Created before the app serves
+ *   (the usual place, at start-up), spaceAuthorize adds it to the strategy's scope itself: to the
+ *   `strategy` given, or else to every SpaceStrategy of the process that has not served a request
+ *   yet. Created later, it cannot, and a strategy without it is an error naming the scope to add.
  */
 export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
   if (!options || typeof options !== 'object') throw new TypeError(`${OWNER} requires options, e.g. { teams: ['Platform'] }`);
@@ -130,7 +135,12 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
   if (fixed !== undefined && (typeof (fixed as Partial<SpaceStrategy>).refresh !== 'function' || !(fixed as Partial<SpaceStrategy>).shared)) {
     throw new TypeError(`${OWNER} option "strategy" must be the SpaceStrategy instance`);
   }
-  if (fixed && !scopeHasMemberships(fixed.settings.scope)) throw new TypeError(`${OWNER} reads team memberships from Space: ${SCOPE_HINT}`);
+  // Created at start-up, it adds the scope it needs to the strategy's own (or, without a strategy
+  // option, to every strategy that has not served yet); once a strategy serves, its scope is fixed.
+  if (fixed && !scopeHasMemberships(fixed.settings.scope) && !(typeof fixed.addScope === 'function' && fixed.addScope(MEMBERSHIPS_SCOPE))) {
+    throw new TypeError(`${OWNER} reads team memberships from Space, and the strategy has served requests already, so its scope is fixed: ${SCOPE_HINT}, or create spaceAuthorize before the app serves`);
+  }
+  if (!fixed) addScopeToUnstarted(MEMBERSHIPS_SCOPE);
   const rules = rulesOf(options);
   const all = oneOf(OWNER, 'require', options.require, ['any', 'all'] as const) === 'all';
   const ttl = number(OWNER, 'membershipTTL', options.membershipTTL, { min: 1000, integer: true }) ?? 600_000;

@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, Request } from 'express';
 import { runtimeOf } from '../runtime';
 import { debugOf, explainOffline, isRedisOutage, isSpaceError, localPath, onlyKnown, scrubRedisError, SpaceAuthorizationError, SpaceSessionEndedError } from '../core';
-import { answerSignedOut, answerUnavailable, sendError } from './respond';
+import { answerSignedOut, answerSignInFailed, answerUnavailable, sendError } from './respond';
+import { signInRefusalOf } from './refusal';
 
 export { isRedisOutage } from '../core';
 
@@ -22,7 +23,8 @@ export const ERROR_HANDLER_OPTION_NAMES = ['signInURL', 'onError'] as const;
 /**
  * An Express error handler for what this library and its session store can throw: Redis
  * away → 503 with `Retry-After` (never a sign-out); Space away or slow → 503/504; Space
- * refusing or answering nonsense → 502; a refused or incomplete sign-in → 400; an ended
+ * refusing or answering nonsense → 502; a refused or incomplete sign-in → 400 (a callback refused
+ * through Passport's `failWithError` → its own status and reason); an ended
  * sign-in → sent to sign in again (401 JSON for API requests). JSON for API requests, a
  * short page otherwise; no stack, no Space body, no token. Anything else goes on to your own
  * error handler. Mount it after your routes.
@@ -43,7 +45,7 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
     if (res.headersSent) return next(err);
     const signInURL = configured ?? runtimeOf(req)?.settings.signInPath ?? '/auth/space';
     if (isRedisOutage(err)) {
-      explainOffline(err);
+      explainOffline(err, runtimeOf(req)?.settings.redis);
       report(scrubRedisError(err), 503, req);
       return answerUnavailable(req, res, 'store');
     }
@@ -59,6 +61,12 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
     if (err instanceof SpaceSessionEndedError) {
       report(err, 401, req);
       return answerSignedOut(req, res, signInURL);
+    }
+    // Passport's failWithError: the sign-in this library refused, with the reason it refused it.
+    const refusal = err instanceof Error && err.name === 'AuthenticationError' ? signInRefusalOf(req) : undefined;
+    if (refusal) {
+      report(err, refusal.status, req);
+      return answerSignInFailed(req, res, refusal.status, refusal.message, signInURL);
     }
     if (err instanceof SpaceAuthorizationError) {
       report(err, 400, req);

@@ -75,3 +75,5 @@ export type { SpaceAuthorizeOptions } from './teams';
 export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './teams';
 export { spaceSessions, endSpaceSessionsOf } from './signout';
 export type { SpaceSessions, SpaceSessionInfo } from './signout';
+export { spaceHealth } from './health';
+export type { SpaceHealthOptions, SpaceHealthStatus } from './health';

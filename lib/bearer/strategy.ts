@@ -5,6 +5,7 @@ import { claimsProblem, cloudOrgDomain, parseJwt, type OrganizationRule } from '
 import { isSpaceError, number, onlyKnown, SpaceApiError, TtlCache } from '../core';
 import { callSpace, DEFAULT_PROFILE_FIELDS, isRecord, KeySet, parseJSON, rs512, SpaceClient, type SpaceProfile } from '../space';
 import type { SpaceStrategy } from '../strategy';
+import { countUnavailable } from '../telemetry';
 
 /** A member of the organization, as sign-in normalizes them, marked as a user. */
 export interface SpaceUserPrincipal extends SpaceProfile {
@@ -283,6 +284,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
   private unavailable(res: Response, err: unknown): void {
     if (!isSpaceError(err)) throw err;
     const retryAfter = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter : this.retryAfter;
+    countUnavailable('space');
     res.status(503).set({ 'Retry-After': String(retryAfter), 'Cache-Control': 'no-store' })
       .json({ error: 'temporarily_unavailable', error_description: 'Space could not be reached to check the access token; try again shortly' });
   }

@@ -5,6 +5,7 @@ import { isEnded, publicView, RecordStore, type Refresher, RenewalEngine, type S
 import { sessionLife, SessionState } from '../session';
 import type { ResolvedOptions, SharedSettings } from '../config';
 import type { SpaceClient } from '../space';
+import { observeEvents } from '../telemetry';
 
 /**
  * What the runtime needs of the strategy: its own settings, its Space client, and its refresh
@@ -39,7 +40,7 @@ export class SpaceRuntime {
   constructor(readonly settings: SharedSettings, readonly host: RuntimeHost) {
     this.kv = kvFor(settings.redis, settings.redisTimeout);
     this.keys = new Keys(settings.keyPrefix);
-    this.emit = emitter(settings.onEvent);
+    this.emit = observeEvents(emitter(settings.onEvent));
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
     this.session = new SessionState(host.options.sessionKey, settings.encryptionKeys, async (grant) => {
       const record = await this.records.read(grant);

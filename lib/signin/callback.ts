@@ -8,6 +8,7 @@ import { fingerprint } from '../store';
 import type { StoredTokenSet } from '../tokens';
 import { answerSignInFailed, answerUnavailable } from '../web';
 import type { SpaceRuntime } from '../runtime';
+import { type Operation, traced } from '../telemetry';
 import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie } from './pending';
 
@@ -22,8 +23,12 @@ function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired')
   }
 }
 
-/** Completes a sign-in on the callback: state, code exchange, profile, verify, login. */
-export async function completeSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+/** Completes a sign-in on the callback: state, code exchange, profile, verify, login (span `signin.callback`). */
+export function completeSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+  return traced('signin.callback', (op) => complete(strategy, req, options, gate, op));
+}
+
+async function complete(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean, op: Operation): Promise<void> {
   const query = req.query as Record<string, unknown>;
   const res = req.res!;
   const runtime = strategy.runtime;
@@ -32,6 +37,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
   const fail = (challenge: Challenge, status: number, reason: string): void => {
     runtime.emit({ event: 'signin.refused', reason, status });
+    refused(op, reason);
     if (!gate || options.failureRedirect) return strategy.fail(challenge, status);
     answerSignInFailed(req, res, status, challenge.message, strategy.signInPath);
   };
@@ -50,6 +56,8 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     taken = await strategy.pending.take(browser, query.state, Date.now());
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
+    op.set('space.outcome', 'unavailable');
+    runtime.emit({ event: 'redis.unavailable', reason: 'signin_callback', message: err.message });
     return answerUnavailable(req, res, 'store');
   }
   if (!taken.ok) {
@@ -69,6 +77,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     const error = String(query.error).slice(0, 100);
     const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
     runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
+    refused(op, 'authorization_error');
     return strategy.error(new SpaceAuthorizationError(
       `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,
       { code: 'SPACE_AUTHORIZATION_FAILED', error, errorDescription: description },
@@ -78,10 +87,11 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
 
   let answer;
   try {
-    answer = await runtime.host.client.exchangeCode({
-      code: query.code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
+    const code = query.code;
+    answer = await traced('signin.exchange', () => runtime.host.client.exchangeCode({
+      code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
       extra: strategy.tokenParams(options) as Record<string, string>,
-    });
+    }));
   } catch (err) {
     // A used, expired or mismatched code: the user can simply try again.
     if (err instanceof SpaceTokenError && err.error === 'invalid_grant') {
@@ -92,7 +102,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   }
   const profile = settings.skipUserProfile
     ? ({ provider: 'space' } as SpaceProfile)
-    : await runtime.host.client.profile(answer.tokens.accessToken, settings.profileFields);
+    : await traced('signin.profile', () => runtime.host.client.profile(answer.tokens.accessToken, settings.profileFields));
 
   // A previous sign-in in this browser session (another user's, or the same again): ended below.
   const previousGrant = runtime.session.grantOf(session);
@@ -101,9 +111,11 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   await runtime.clock.start();
   const shift = runtime.clock.skewToShared;
   const stored: StoredTokenSet = { ...answer.tokens, expiresAt: answer.tokens.expiresAt + shift, issuedAt: answer.issuedAt + shift, grant: randomToken(), version: 1 };
+  if (op.on) op.set('space.grant', fingerprint(stored.grant, 12));
   const verified: SpaceVerified = (err, user, info) => {
     if (err) return strategy.error(err as Error);
     if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
+    op.set('space.outcome', 'accepted');
     const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
     if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
     // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
@@ -135,6 +147,12 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     });
   };
   strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
+}
+
+/** A refused callback, on its span. */
+function refused(op: Operation, reason: string): void {
+  op.set('space.outcome', 'refused');
+  op.set('space.reason', reason);
 }
 
 async function endPrevious(runtime: SpaceRuntime, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {

@@ -4,6 +4,7 @@ import { explainOffline, isRedisOutage } from '../core';
 import { signInCookieOf } from '../config';
 import { sessionOf } from '../session';
 import { answerUnavailable, safeReturnTo } from '../web';
+import { type Operation, traced } from '../telemetry';
 import type { SignInHost, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
 
@@ -12,17 +13,23 @@ import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './
  * and a session made for it saved, *before* the browser is sent to Space; if the store cannot
  * take them the answer is 503, not a redirect that could only fail on the way back.
  */
-export async function startSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
+export function startSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
+  return traced('signin.start', (op) => start(strategy, req, options, op));
+}
+
+async function start(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, op: Operation): Promise<void> {
   const res = req.res!;
   res.set('Cache-Control', 'no-store');
   const runtime = strategy.runtime;
   try {
     const url = await strategy.createSignInURL(req, options);
     runtime.emit({ event: 'signin.started' });
+    op.set('space.outcome', 'redirected');
     strategy.redirect(url);
   } catch (err) {
     if (!isRedisOutage(err)) throw err;
     explainOffline(err);
+    op.set('space.outcome', 'unavailable');
     runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
     answerUnavailable(req, res, 'store');
   }

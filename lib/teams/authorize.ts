@@ -8,6 +8,7 @@ import { MemberFactsUnavailable, MemberStore } from './membership-store';
 import { answerUnauthenticated, answerUnavailable, escapeHTML, isNavigation, safeReturnTo, sendError, wantsJSON } from '../web';
 import { sessionOf } from '../session';
 import type { SpaceStrategy } from '../strategy';
+import { traced } from '../telemetry';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -183,9 +184,15 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
     const get: SpaceGet = who.kind === 'bearer'
       ? async (path, query) => (await runtime.host.client.api(who.token, 'GET', path, { query })).json
       : (path, query) => spaceApi(req).get(path, { query });
-    storeOf(runtime).get(who.tag, () => fetchMember(get), { ttl, maxStale })
-      .then(async (member) => {
-        if (!(await admits(member, req))) return refuse(req, res, runtime, member, 'Your Space teams and roles do not give you access to this page.');
+    // The span covers deciding; what runs after next() is not part of it.
+    traced('authorize', async (op) => {
+      const member = await storeOf(runtime).get(who.tag, () => fetchMember(get), { ttl, maxStale });
+      const admitted = await admits(member, req);
+      op.set('space.outcome', admitted ? 'admitted' : 'refused');
+      return { member, admitted };
+    })
+      .then(({ member, admitted }) => {
+        if (!admitted) return refuse(req, res, runtime, member, 'Your Space teams and roles do not give you access to this page.');
         req.spaceMember = member;
         next();
       })

@@ -2,6 +2,7 @@ import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
 import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
 import { isEnded, type RecordStore } from './records';
 import { isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
+import { describeRenewal, joinRenewal, traced, trackRenewal } from '../telemetry';
 
 /** What a renewal ended in. */
 export type Outcome =
@@ -116,8 +117,13 @@ export class RenewalEngine {
     const key = `${current.grant}:${force ? current.version : 'any'}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      pending = this.renewOnce(current, force, ttl).finally(() => this.inFlight.delete(key));
+      pending = trackRenewal(traced('renewal', (op) => {
+        if (op.on) op.set('space.grant', fingerprint(current.grant, 12));
+        return this.renewOnce(current, force, ttl);
+      }, describeRenewal).finally(() => this.inFlight.delete(key)));
       this.inFlight.set(key, pending);
+    } else {
+      joinRenewal(pending);
     }
     return pending;
   }
@@ -160,11 +166,18 @@ export class RenewalEngine {
         }
       }
       // Another process is renewing: wait for its announcement rather than renewing again.
-      while (await this.records.isLocked(grant)) {
-        if (Date.now() > deadline) return { kind: 'unavailable', retryAfter: 2, reason: 'lock_timeout' };
-        await this.waitForNews(grant, subscribed ? 250 : 25);
-      }
+      const released = await traced('renewal.wait', () => this.waitForHolder(grant, deadline, subscribed), (ok, op) => op.set('space.outcome', ok ? 'released' : 'lock_timeout'));
+      if (!released) return { kind: 'unavailable', retryAfter: 2, reason: 'lock_timeout' };
     }
+  }
+
+  /** Waits while another holds the renewal lock; false when it still holds it at `deadline`. */
+  private async waitForHolder(grant: string, deadline: number, subscribed: boolean): Promise<boolean> {
+    while (await this.records.isLocked(grant)) {
+      if (Date.now() > deadline) return false;
+      await this.waitForNews(grant, subscribed ? 250 : 25);
+    }
+    return true;
   }
 
   private async renewLocked(base: StoredTokenSet, lock: string, ttl: number): Promise<Outcome> {

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, Request } from 'express';
 import { runtimeOf } from '../runtime';
 import { debugOf, explainOffline, isRedisOutage, isSpaceError, localPath, onlyKnown, scrubRedisError, SpaceAuthorizationError, SpaceSessionEndedError } from '../core';
 import { answerSignedOut, answerUnavailable, sendError } from './respond';
+import { countUnavailable } from '../telemetry';
 
 export { isRedisOutage } from '../core';
 
@@ -68,6 +69,7 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
       if (err.transient) {
         const status = err.code === 'SPACE_TIMEOUT' ? 504 : 503;
         report(err, status, req);
+        countUnavailable('space', status);
         return sendError(req, res, status, 'temporarily_unavailable', 'Space is not answering right now; try again shortly',
           { headers: { 'Retry-After': String(Math.min(err.retryAfter ?? 5, 60)) } });
       }

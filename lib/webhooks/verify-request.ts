@@ -5,6 +5,7 @@ import { isSpaceError, number, onlyKnown } from '../core';
 import { isRecord, KeySet, parseJSON, rs512 } from '../space';
 import { readRawBody } from './raw-body';
 import type { SpaceStrategy } from '../strategy';
+import { countUnavailable } from '../telemetry';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -187,6 +188,7 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
         result = await proven(req, raw.body);
       } catch (err) {
         if (!isSpaceError(err)) throw err;
+        countUnavailable('space');
         res.status(503).set('Retry-After', String(err.retryAfter ?? 5)).json({ error: 'temporarily_unavailable' });
         return;
       }

@@ -77,3 +77,4 @@ export { spaceSessions, endSpaceSessionsOf } from './signout';
 export type { SpaceSessions, SpaceSessionInfo } from './signout';
 export { spaceHealth } from './health';
 export type { SpaceHealthOptions, SpaceHealthStatus } from './health';
+export type { SpaceAuditEvent, SpaceAuditEventType } from './telemetry';

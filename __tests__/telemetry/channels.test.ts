@@ -1,6 +1,6 @@
 /**
  * node:diagnostics_channel, as an APM or a test subscribes to it: each traced operation on its
- * tracing channel (start, asyncEnd with its final attributes, error), and the `event` and
+ * tracing channel (start, asyncEnd with its final attributes, error), and the `audit`, `event` and
  * `unavailable` channels. No OpenTelemetry SDK is registered here.
  */
 import diagnostics from 'node:diagnostics_channel';
@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Heard { channel: string; message: Record<string, unknown> }
 let heard: Heard[] = [];
 const OPERATIONS = ['signin.start', 'signin.callback', 'signin.exchange', 'signin.profile', 'renewal', 'signout', 'revoke', 'space.token', 'space.api'];
-const PLAIN = ['event', 'unavailable'];
+const PLAIN = ['audit', 'event', 'unavailable'];
 // Copies, so that what a subscriber saw at `start` is not changed by what the operation adds later.
 const copy = (message: unknown) => JSON.parse(JSON.stringify(message, (k, v) => (k === 'error' && v instanceof Error ? { name: v.name, code: (v as { code?: string }).code } : v))) as Record<string, unknown>;
 const handlers = OPERATIONS.map((op) => {
@@ -83,6 +83,7 @@ test('subscribers hear each operation start and end, with its attributes and nev
   for (const secret of [...secretsSeenBy(space), callbackURL.searchParams.get('code')!]) expect(said).not.toContain(secret);
 
   expect(on('event').map((e) => e.event)).toEqual(expect.arrayContaining(['signin.started', 'signin.completed', 'token.refreshed', 'session.ended', 'signout']));
+  expect(on('audit').map((e) => e.type)).toEqual(['signed_in', 'signed_out']);
 });
 
 test('a failed operation is heard on its error channel with the error, and a 503 on the unavailable channel', async () => {

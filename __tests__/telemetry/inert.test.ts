@@ -57,7 +57,8 @@ describe('a whole session', () => {
   });
 
   test('signs in, renews, is refused by a team rule and signs out, with nobody observing', async () => {
-    const app = await startOpsApp({ spaceURL: space.url, redis, prefix });
+    const audits: unknown[] = [];
+    const app = await startOpsApp({ spaceURL: space.url, redis, prefix, strategy: { onAudit: (e) => audits.push(e) } });
     try {
       const agent = app.agent();
       await signIn(agent);
@@ -67,6 +68,8 @@ describe('a whole session', () => {
       await agent.get('/marketing').set('Accept', 'application/json').expect(403);
       await agent.post('/auth/signout').set('Accept', 'application/json').expect(204);
       expect((await agent.get('/api/token').expect(200)).body.signedIn).toBe(false);
+      // The audit trail needs no OpenTelemetry.
+      expect(audits.map((e) => (e as { type: string }).type)).toEqual(['signed_in', 'team_refused', 'signed_out']);
       expect(mockTried).toBe(1);
     } finally {
       await app.close();

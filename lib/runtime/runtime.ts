@@ -40,7 +40,7 @@ export class SpaceRuntime {
   constructor(readonly settings: SharedSettings, readonly host: RuntimeHost) {
     this.kv = kvFor(settings.redis, settings.redisTimeout);
     this.keys = new Keys(settings.keyPrefix);
-    this.emit = observeEvents(emitter(settings.onEvent));
+    this.emit = observeEvents(emitter(settings.onEvent), this);
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
     this.session = new SessionState(host.options.sessionKey, settings.encryptionKeys, async (grant) => {
       const record = await this.records.read(grant);

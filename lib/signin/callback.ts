@@ -1,14 +1,14 @@
 import type { Request } from 'express';
 import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core';
 import { signInCookieOf, type SpaceVerified } from '../config';
-import { noteSignIn, recordSignIn } from '../members';
+import { describeAgent, noteSignIn, recordSignIn } from '../members';
 import { sessionOf } from '../session';
 import type { SpaceProfile } from '../space';
 import { fingerprint } from '../store';
 import type { StoredTokenSet } from '../tokens';
 import { answerSignInFailed, answerUnavailable } from '../web';
 import type { SpaceRuntime } from '../runtime';
-import { type Operation, traced } from '../telemetry';
+import { audit, auditing, memberOf, type Operation, traced } from '../telemetry';
 import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie } from './pending';
 
@@ -37,7 +37,7 @@ async function complete(strategy: SignInHost, req: Request, options: SpaceAuthen
   res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
   const fail = (challenge: Challenge, status: number, reason: string): void => {
     runtime.emit({ event: 'signin.refused', reason, status });
-    refused(op, reason);
+    refused(runtime, req, op, reason);
     if (!gate || options.failureRedirect) return strategy.fail(challenge, status);
     answerSignInFailed(req, res, status, challenge.message, strategy.signInPath);
   };
@@ -77,7 +77,7 @@ async function complete(strategy: SignInHost, req: Request, options: SpaceAuthen
     const error = String(query.error).slice(0, 100);
     const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
     runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
-    refused(op, 'authorization_error');
+    refused(runtime, req, op, 'authorization_error');
     return strategy.error(new SpaceAuthorizationError(
       `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,
       { code: 'SPACE_AUTHORIZATION_FAILED', error, errorDescription: description },
@@ -135,6 +135,7 @@ async function complete(strategy: SignInHost, req: Request, options: SpaceAuthen
       if (previousGrant && previousGrant !== stored.grant) await endPrevious(runtime, req, previousGrant, previous);
       runtime.remember(stored);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
+      if (auditing(runtime)) audit(runtime, { type: 'signed_in', outcome: 'success', member: memberOf(profile), browser: describeAgent(req.get('user-agent')), grant: fingerprint(stored.grant, 12) });
     }, () => { writeSignIn().catch(() => undefined); });
     if (!gate) return strategy.success(user, authInfo);
     // Gate mode: nothing after this middleware handles the callback path, so land the
@@ -149,10 +150,11 @@ async function complete(strategy: SignInHost, req: Request, options: SpaceAuthen
   strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
 }
 
-/** A refused callback, on its span. */
-function refused(op: Operation, reason: string): void {
+/** A refused callback: on its span, and in the audit trail. */
+function refused(runtime: SpaceRuntime, req: Request, op: Operation, reason: string): void {
   op.set('space.outcome', 'refused');
   op.set('space.reason', reason);
+  if (auditing(runtime)) audit(runtime, { type: 'sign_in_refused', outcome: 'failure', reason, browser: describeAgent(req.get('user-agent')) });
 }
 
 async function endPrevious(runtime: SpaceRuntime, req: Request, grant: string, previous: StoredTokenSet | undefined): Promise<void> {

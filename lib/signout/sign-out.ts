@@ -5,8 +5,9 @@ import { destroySession, sessionOf } from '../session';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
 import { boolean, number, onlyKnown } from '../core';
+import { describeAgent } from '../members';
 import { fingerprint } from '../store';
-import { type Operation, traced } from '../telemetry';
+import { audit, auditing, memberOf, type Operation, traced } from '../telemetry';
 
 /** Options of {@link spaceSignOut}. The shared settings (`redis`, `keyPrefix`, `cookieName`) come from the strategy. */
 export interface SpaceSignOutOptions extends SpaceSharedOptions {
@@ -55,11 +56,13 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
   const signOut = async (req: Request, res: Response, op: Operation): Promise<void> => {
     const runtime = strategy.runtime;
     bindRequest(req, runtime);
-    // The sign-in, named before it ends.
+    // Who signs out, read before Passport's logout forgets it.
     const grant = runtime.session.grantOf(sessionOf(req));
+    const member = auditing(runtime) ? memberOf((req as { user?: unknown }).user) : undefined;
     if (grant && op.on) op.set('space.grant', fingerprint(grant, 12));
     await endSignIn(strategy.runtime, req, { revoke: revoke !== false, revokeTimeout, mark: true, reason: 'sign_out' });
     strategy.runtime.emit({ event: 'signout' });
+    if (grant && auditing(runtime)) audit(runtime, { type: 'signed_out', outcome: 'success', member, browser: describeAgent(req.get('user-agent')), grant: fingerprint(grant, 12) });
     const body = (req.body ?? {}) as Record<string, unknown>;
     const target = safeReturnTo(body.returnTo) ?? safeReturnTo((req.query as Record<string, unknown>).returnTo) ?? redirectTo;
     const session = sessionOf(req);

@@ -40,6 +40,8 @@ export function listening(channel: Tracing): boolean {
     || channel.asyncEnd.hasSubscribers || channel.error.hasSubscribers;
 }
 
+/** Each audit event (docs/operations.md#audit-trail). */
+export const auditChannel = diagnostics.channel(`${CHANNEL_PREFIX}audit`);
 /** Each event `onEvent` receives. */
 export const eventChannel = diagnostics.channel(`${CHANNEL_PREFIX}event`);
 /** Each 503 (or 504) answered because Redis or Space was away: `{ cause, status }`. */

@@ -1,4 +1,5 @@
 import type { SpaceTokenEvent } from '../core';
+import { audit, type AuditHost } from './audit';
 import { eventChannel, unavailableChannel } from './channels';
 import { instruments } from './otel';
 import type { Operation } from './trace';
@@ -9,14 +10,18 @@ import type { Operation } from './trace';
  */
 
 /**
- * Wraps a runtime's event sink: each event also goes to the `event` channel, and sign-in events
- * count sign-ins by outcome.
+ * Wraps a runtime's event sink: each event also goes to the `event` channel, sign-in events count
+ * sign-ins by outcome, and a renewal Space refused (`invalid_grant`, told once by the process that
+ * asked, whoever was waiting) is the `refresh_refused` audit event.
  */
-export function observeEvents(emit: (event: SpaceTokenEvent) => void): (event: SpaceTokenEvent) => void {
+export function observeEvents(emit: (event: SpaceTokenEvent) => void, host?: AuditHost): (event: SpaceTokenEvent) => void {
   return (event) => {
     emit(event);
     try {
       if (eventChannel.hasSubscribers) eventChannel.publish(event);
+      if (event.event === 'token.refresh_rejected') {
+        audit(host, { type: 'refresh_refused', outcome: 'failure', reason: event.reason, grant: event.grant, error: event.error });
+      }
       if (event.event !== 'signin.completed' && event.event !== 'signin.refused' && !(event.event === 'redis.unavailable' && event.reason === 'signin_callback')) return;
       const meters = instruments();
       if (!meters) return;

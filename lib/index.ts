@@ -77,3 +77,6 @@ export { spaceSessions, endSpaceSessionsOf } from './signout';
 export type { SpaceSessions, SpaceSessionInfo } from './signout';
 export { spaceAuth } from './auth';
 export type { SpaceAuthOptions, SpaceAuthRouter, SpaceAuthRoutes, SpaceAuthSessionOptions, SpaceAuthStrategyOptions, SpacePassport } from './auth';
+export { spaceHealth } from './health';
+export type { SpaceHealthOptions, SpaceHealthStatus } from './health';
+export type { SpaceAuditEvent, SpaceAuditEventType } from './telemetry';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import passport from 'passport';
 import {
-  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceAuth, spaceErrorHandler, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
+  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceAuth, spaceErrorHandler, spaceHealth, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
 } from 'passport-jetbrains-space';
 import { SPACE_AUTH_OPTION_NAMES } from '../../lib/auth/space-auth';
 import { APP_CLIENT_OPTION_NAMES } from '../../lib/app-client/client';
@@ -17,6 +17,7 @@ import { TOKEN_REFRESH_OPTION_NAMES } from '../../lib/refresh/middleware';
 import { SHARED_OPTION_NAMES } from '../../lib/config/shared-settings';
 import { SIGN_OUT_OPTION_NAMES } from '../../lib/signout/sign-out';
 import { VERIFY_REQUEST_OPTION_NAMES } from '../../lib/webhooks/verify-request';
+import { HEALTH_OPTION_NAMES } from '../../lib/health/health';
 
 const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -80,6 +81,8 @@ const PARTS: Part[] = [
     base: () => ({ spaceURL: strategyOptions.spaceURL }), make: (o) => new SpaceBearerStrategy(o) },
   { heading: 'verifySpaceRequest', known: VERIFY_REQUEST_OPTION_NAMES, documented: VERIFY_REQUEST_OPTION_NAMES,
     base: () => ({ signingKey: 'endpoint-signing-key' }), make: (o) => verifySpaceRequest(o) },
+  { heading: 'spaceHealth', known: HEALTH_OPTION_NAMES, documented: HEALTH_OPTION_NAMES,
+    base: () => ({ strategy: newStrategy() }), make: (o) => spaceHealth(o) },
 ];
 
 const tables = optionTables(README);

@@ -5,6 +5,9 @@ import { claimsProblem, cloudOrgDomain, parseJwt, type OrganizationRule } from '
 import { isSpaceError, number, onlyKnown, SpaceApiError, spaceURLWithoutPath, TtlCache } from '../core';
 import { callSpace, DEFAULT_PROFILE_FIELDS, isRecord, KeySet, parseJSON, rs512, SpaceClient, type SpaceProfile } from '../space';
 import type { SpaceStrategy } from '../strategy';
+import { audit, auditing, countUnavailable } from '../telemetry';
+import { describeAgent } from '../members';
+import { requestPath } from '../web';
 
 /** A member of the organization, as sign-in normalizes them, marked as a user. */
 export interface SpaceUserPrincipal extends SpaceProfile {
@@ -128,6 +131,8 @@ export class SpaceBearerStrategy extends PassportStrategy {
   private readonly principals: ReadonlySet<string>;
   private readonly profileFields: string;
   private readonly passReq: boolean;
+  /** The sign-in strategy, when given: its runtime's `onAudit` hears of refused tokens. */
+  private readonly signIn: SpaceStrategy | undefined;
 
   constructor(options: SpaceBearerOptions & { passReqToCallback?: false }, verify?: SpaceBearerVerify);
   constructor(options: SpaceBearerOptions & { passReqToCallback: true }, verify: SpaceBearerVerifyWithRequest);
@@ -162,6 +167,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
     this.principals = new Set(principals);
     this.profileFields = options.profileFields ?? settings?.profileFields ?? DEFAULT_PROFILE_FIELDS;
     this.passReq = options.passReqToCallback === true;
+    this.signIn = options.strategy;
     const jwksURL = new URL(`${this.spaceURL}/oauth/jwks.json`);
     this.keys = new KeySet({
       minRefetchInterval: millis(options.jwksRefetchInterval, 'jwksRefetchInterval', 30_000),
@@ -272,6 +278,10 @@ export class SpaceBearerStrategy extends PassportStrategy {
 
   /** 401 `invalid_token` (RFC 6750 §3.1); the description is always one of our fixed texts. */
   private refuse(res: Response, description: string): void {
+    const runtime = this.signIn?.runtime;
+    if (auditing(runtime)) {
+      audit(runtime, { type: 'bearer_refused', outcome: 'failure', reason: description, browser: describeAgent(res.req.get('user-agent')), path: requestPath(res.req) });
+    }
     // RFC 6750 §3: no quote or backslash inside the quoted string.
     const quoted = description.replace(/["\\]/g, '');
     res.status(401).set({
@@ -284,6 +294,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
   private unavailable(res: Response, err: unknown): void {
     if (!isSpaceError(err)) throw err;
     const retryAfter = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter : this.retryAfter;
+    countUnavailable('space');
     res.status(503).set({ 'Retry-After': String(retryAfter), 'Cache-Control': 'no-store' })
       .json({ error: 'temporarily_unavailable', error_description: 'Space could not be reached to check the access token; try again shortly' });
   }

@@ -1,5 +1,6 @@
 import { parseEncryptionKeys, redisKind } from '../store';
 import { fn, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
+import type { SpaceAuditEvent } from '../telemetry';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -45,6 +46,12 @@ export interface SpaceSharedOptions {
   maxRetryAfter?: number;
   /** Receives events (renewals, failures) for your logs. Never given a token or a session id. */
   onEvent?: (event: SpaceTokenEvent) => void;
+  /**
+   * Receives one audit event per security-relevant fact (signed in, signed out, a sign-in ended
+   * by Space, a refused renewal, team rule, bearer token or webhook...), in the stable shape of
+   * {@link SpaceAuditEvent} (docs/operations.md#audit-trail). Never given a token or a session id.
+   */
+  onAudit?: (event: SpaceAuditEvent) => void;
 }
 
 /** The shared settings after defaults. */
@@ -62,6 +69,7 @@ export interface SharedSettings {
   retryDelay: number;
   maxRetryAfter: number;
   onEvent: ((event: SpaceTokenEvent) => void) | undefined;
+  onAudit: ((event: SpaceAuditEvent) => void) | undefined;
 }
 
 type Given = Partial<Record<keyof SharedSettings, unknown>>;
@@ -109,6 +117,7 @@ const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
   retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: 0, integer: true }), fallback: () => 5000 },
   maxRetryAfter: { check: (owner, v) => number(owner, 'maxRetryAfter', v, { min: 0, integer: true }), fallback: () => 60_000 },
   onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
+  onAudit: { check: (owner, v) => fn<(event: SpaceAuditEvent) => void>(owner, 'onAudit', v), fallback: () => undefined },
 };
 
 /** Every shared option name: each part that takes shared settings accepts these. */

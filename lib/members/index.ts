@@ -3,4 +3,4 @@
  * browser and process), written at sign-in, touched at most once a minute, and the way a sign-in
  * found there is ended.
  */
-export { endEntries, endGrant, handle, liveEntries, noteSignIn, readIndex, recordSignIn, signInTokens, touchSession, userHash } from './sign-ins';
+export { describeAgent, endEntries, endGrant, handle, liveEntries, noteSignIn, readIndex, recordSignIn, signInTokens, touchSession, userHash } from './sign-ins';

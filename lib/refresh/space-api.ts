@@ -3,6 +3,10 @@ import { endSignIn, runtimeOf } from '../runtime';
 import { SpaceSessionEndedError } from '../core';
 import { renewNow } from './middleware';
 import { isExpiredTokenError, isRevokedGrantError, type SpaceApiCallOptions } from '../space';
+import { describeAgent } from '../members';
+import { sessionOf } from '../session';
+import { fingerprint } from '../store';
+import { audit, auditing, memberOf } from '../telemetry';
 
 /** Calls Space's HTTP API as the signed-in user. Paths are relative to `/api/http/`. */
 export interface SpaceApi {
@@ -33,7 +37,10 @@ export function spaceApi(req: Request): SpaceApi {
     if (!tokens) throw new SpaceSessionEndedError('Not signed in with Space');
     const signOutIfRevoked = async (err: unknown): Promise<never> => {
       if (isRevokedGrantError(err)) {
+        const grant = runtime.session.grantOf(sessionOf(req));
+        const member = memberOf(req.user);
         await endSignIn(runtime, req, { revoke: false, mark: true, reason: 'revoked_in_space' });
+        if (auditing(runtime)) audit(runtime, { type: 'ended_by_space', outcome: 'success', member, browser: describeAgent(req.get('user-agent')), reason: 'revoked_in_space', grant: grant && fingerprint(grant, 12) });
         throw new SpaceSessionEndedError('The Space sign-in was revoked in Space; sign in again');
       }
       throw err;

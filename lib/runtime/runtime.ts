@@ -5,6 +5,7 @@ import { ConsentStore, isEnded, isFresh, publicView, RecordStore, type Refresher
 import { sessionLife, SessionState } from '../session';
 import type { ResolvedOptions, SharedSettings } from '../config';
 import type { SpaceClient } from '../space';
+import { observeEvents } from '../telemetry';
 
 /**
  * What the runtime needs of the strategy: its own settings, its Space client, and its refresh
@@ -41,7 +42,7 @@ export class SpaceRuntime {
   constructor(readonly settings: SharedSettings, readonly host: RuntimeHost) {
     this.kv = kvFor(settings.redis, settings.redisTimeout);
     this.keys = new Keys(settings.keyPrefix);
-    this.emit = emitter(settings.onEvent);
+    this.emit = observeEvents(emitter(settings.onEvent), this);
     this.records = new RecordStore(this.kv, this.keys, settings.encryptionKeys, settings.lockTTL);
     this.consents = new ConsentStore(this.kv, this.keys, this.records, host.options.clientID);
     this.session = new SessionState(host.options.sessionKey, settings.encryptionKeys, async (grant) => {

@@ -1,13 +1,14 @@
 import type { Request } from 'express';
 import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core';
 import { signInCookieOf, type SpaceVerified } from '../config';
-import { noteSignIn, recordSignIn, signInTokens } from '../members';
+import { describeAgent, noteSignIn, recordSignIn, signInTokens } from '../members';
 import { sessionOf } from '../session';
 import type { SpaceProfile } from '../space';
 import { fingerprint } from '../store';
 import type { StoredTokenSet } from '../tokens';
 import { answerSignInFailed, answerUnavailable, noteSignInRefusal } from '../web';
 import type { SpaceRuntime } from '../runtime';
+import { audit, auditing, memberOf, type Operation, traced } from '../telemetry';
 import type { SignInHost, SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie } from './pending';
 import { markSignInCompleted, warnRefusedCallback } from './diagnose';
@@ -23,8 +24,12 @@ function stateChallenge(reason: 'missing' | 'malformed' | 'unknown' | 'expired')
   }
 }
 
-/** Completes a sign-in on the callback: state, code exchange, profile, verify, login. */
-export async function completeSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+/** Completes a sign-in on the callback: state, code exchange, profile, verify, login (span `signin.callback`). */
+export function completeSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean): Promise<void> {
+  return traced('signin.callback', (op) => complete(strategy, req, options, gate, op));
+}
+
+async function complete(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, gate: boolean, op: Operation): Promise<void> {
   const query = req.query as Record<string, unknown>;
   const res = req.res!;
   const runtime = strategy.runtime;
@@ -35,6 +40,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     runtime.emit({ event: 'signin.refused', reason, status });
     warnRefusedCallback(strategy, req, reason, status, challenge.message);
     noteSignInRefusal(req, status, challenge.message);
+    refused(runtime, req, op, reason);
     if (!gate || options.failureRedirect) return strategy.fail(challenge, status);
     answerSignInFailed(req, res, status, challenge.message, strategy.signInPath);
   };
@@ -53,6 +59,8 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     taken = await strategy.pending.take(browser, query.state, Date.now());
   } catch (err) {
     if (!(err instanceof RedisUnavailableError)) throw err;
+    op.set('space.outcome', 'unavailable');
+    runtime.emit({ event: 'redis.unavailable', reason: 'signin_callback', message: err.message });
     return answerUnavailable(req, res, 'store');
   }
   if (!taken.ok) {
@@ -72,6 +80,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     const error = String(query.error).slice(0, 100);
     const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
     runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
+    refused(runtime, req, op, 'authorization_error');
     return strategy.error(new SpaceAuthorizationError(
       `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,
       { code: 'SPACE_AUTHORIZATION_FAILED', error, errorDescription: description },
@@ -81,10 +90,11 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
 
   let answer;
   try {
-    answer = await runtime.host.client.exchangeCode({
-      code: query.code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
+    const code = query.code;
+    answer = await traced('signin.exchange', () => runtime.host.client.exchangeCode({
+      code, verifier: signIn.verifier, redirectURI: signIn.redirectURI, scope: signIn.scope,
       extra: strategy.tokenParams(options) as Record<string, string>,
-    });
+    }));
   } catch (err) {
     // A used, expired or mismatched code: the user can simply try again.
     if (err instanceof SpaceTokenError && err.error === 'invalid_grant') {
@@ -95,7 +105,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   }
   const profile = settings.skipUserProfile
     ? ({ provider: 'space' } as SpaceProfile)
-    : await runtime.host.client.profile(answer.tokens.accessToken, settings.profileFields);
+    : await traced('signin.profile', () => runtime.host.client.profile(answer.tokens.accessToken, settings.profileFields));
 
   // A previous sign-in in this browser session (another user's, or the same again): ended below.
   const previousGrant = runtime.session.grantOf(session);
@@ -106,9 +116,11 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   const exchanged: StoredTokenSet = { ...answer.tokens, expiresAt: answer.tokens.expiresAt + shift, issuedAt: answer.issuedAt + shift, grant: randomToken(), version: 1 };
   // A known member's refresh token belongs to their consent, not to this browser (members/).
   const { stored, offered } = signInTokens(runtime, exchanged, profile.id);
+  if (op.on) op.set('space.grant', fingerprint(stored.grant, 12));
   const verified: SpaceVerified = (err, user, info) => {
     if (err) return strategy.error(err as Error);
     if (!user) return fail((info ?? { message: 'The verify callback refused the user' }) as Challenge, 403, 'verify_refused');
+    op.set('space.outcome', 'accepted');
     const authInfo: SpaceAuthInfo = { ...(info as object | undefined) };
     if (signIn.returnTo) authInfo.returnTo = signIn.returnTo;
     // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
@@ -129,6 +141,7 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
       runtime.remember(stored);
       markSignInCompleted(strategy, req, res);
       runtime.emit({ event: 'signin.completed', grant: fingerprint(stored.grant, 12) });
+      if (auditing(runtime)) audit(runtime, { type: 'signed_in', outcome: 'success', member: memberOf(profile), browser: describeAgent(req.get('user-agent')), grant: fingerprint(stored.grant, 12) });
     }, () => { writeSignIn().catch(() => undefined); });
     if (!gate) return strategy.success(user, authInfo);
     // Gate mode: nothing after this middleware handles the callback path, so land the
@@ -141,6 +154,13 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
     });
   };
   strategy.callVerify(req, answer.tokens, answer.params, profile, verified);
+}
+
+/** A refused callback: on its span, and in the audit trail. */
+function refused(runtime: SpaceRuntime, req: Request, op: Operation, reason: string): void {
+  op.set('space.outcome', 'refused');
+  op.set('space.reason', reason);
+  if (auditing(runtime)) audit(runtime, { type: 'sign_in_refused', outcome: 'failure', reason, browser: describeAgent(req.get('user-agent')) });
 }
 
 /** The browser's previous sign-in ends here, and at Space when it was its consent's last (or had its own refresh token). */

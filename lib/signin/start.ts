@@ -4,6 +4,7 @@ import { explainOffline, isRedisOutage } from '../core';
 import { signInCookieOf } from '../config';
 import { sessionOf } from '../session';
 import { answerUnavailable, safeReturnTo } from '../web';
+import { type Operation, traced } from '../telemetry';
 import type { SignInHost, SpaceAuthenticateOptions } from './host';
 import { browserOf, randomToken, setBrowserCookie, type PendingSignIn } from './pending';
 import { answerIfNotKept } from './diagnose';
@@ -15,7 +16,11 @@ import { answerIfNotKept } from './diagnose';
  * whose sign-in completed moments ago but did not stick gets a page naming the likely cause
  * instead of another trip to Space (diagnose.ts).
  */
-export async function startSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
+export function startSignIn(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions): Promise<void> {
+  return traced('signin.start', (op) => start(strategy, req, options, op));
+}
+
+async function start(strategy: SignInHost, req: Request, options: SpaceAuthenticateOptions, op: Operation): Promise<void> {
   const res = req.res!;
   res.set('Cache-Control', 'no-store');
   // A browser that signed in moments ago and is back without its sign-in would only loop.
@@ -24,10 +29,12 @@ export async function startSignIn(strategy: SignInHost, req: Request, options: S
   try {
     const url = await strategy.createSignInURL(req, options);
     runtime.emit({ event: 'signin.started' });
+    op.set('space.outcome', 'redirected');
     strategy.redirect(url);
   } catch (err) {
     if (!isRedisOutage(err)) throw err;
     explainOffline(err, runtime.settings.redis);
+    op.set('space.outcome', 'unavailable');
     runtime.emit({ event: 'redis.unavailable', reason: 'signin_start', message: err instanceof Error ? err.message : String(err) });
     answerUnavailable(req, res, 'store');
   }

@@ -1,9 +1,10 @@
 import type { Request } from 'express';
 import { SpaceSessionEndedError } from '../core';
-import { endEntries, endGrant, handle, liveEntries, readIndex, userHash } from '../members';
+import { describeAgent, endEntries, endGrant, handle, liveEntries, readIndex, userHash } from '../members';
 import { endSignIn, runtimeOf } from '../runtime';
 import { sessionOf } from '../session';
 import type { SpaceStrategy } from '../strategy';
+import { audit, auditing, memberOf } from '../telemetry';
 
 /** One of the user's signed-in sessions, as {@link spaceSessions} lists it. */
 export interface SpaceSessionInfo {
@@ -51,6 +52,10 @@ export function spaceSessions(req: Request): SpaceSessions {
     return { user: await runtime.kv.get(runtime.keys.owner(grant)), grant };
   };
   const endCurrent = () => endSignIn(runtime, req, { revoke: true, mark: true, reason: 'ended_everywhere' });
+  /** The audit event of ending sessions; the member read before this session's own ends (Passport forgets it). */
+  const ended = (member: ReturnType<typeof memberOf>, reason: string, count: number) => {
+    if (auditing(runtime)) audit(runtime, { type: 'ended_everywhere', outcome: 'success', member, browser: describeAgent(req.get('user-agent')), reason, count });
+  };
   return {
     async list() {
       const { user, grant } = await mine();
@@ -66,13 +71,17 @@ export function spaceSessions(req: Request): SpaceSessions {
       const entries = await readIndex(runtime, user);
       const target = [...entries].find(([g]) => handle(g) === id);
       if (!target) return;
-      if (target[0] === grant) return endCurrent();
-      await endGrant(runtime, user, target[0], target[1] ? target[1].until - Date.now() : 0);
+      const member = memberOf(req.user);
+      if (target[0] === grant) await endCurrent();
+      else await endGrant(runtime, user, target[0], target[1] ? target[1].until - Date.now() : 0);
+      ended(member, 'one_session', 1);
     },
     async endAll(options = {}) {
       const { user, grant } = await mine();
-      if (user) await endEntries(runtime, user, (g) => g === grant);
+      const member = memberOf(req.user);
+      const others = user ? await endEntries(runtime, user, (g) => g === grant) : 0;
       if (!options.exceptCurrent) await endCurrent();
+      ended(member, options.exceptCurrent ? 'all_other_sessions' : 'all_sessions', others + (options.exceptCurrent ? 0 : 1));
     },
   };
 }
@@ -87,5 +96,7 @@ export async function endSpaceSessionsOf(userId: string, options: { strategy: Sp
   if (typeof userId !== 'string' || userId === '') throw new TypeError('endSpaceSessionsOf requires a Space profile id');
   const strategy = options?.strategy;
   if (!strategy || typeof (strategy as Partial<SpaceStrategy>).refresh !== 'function') throw new TypeError('endSpaceSessionsOf requires a "strategy" option: the SpaceStrategy instance');
-  return endEntries(strategy.runtime, userHash(userId), () => false);
+  const count = await endEntries(strategy.runtime, userHash(userId), () => false);
+  if (auditing(strategy.runtime)) audit(strategy.runtime, { type: 'ended_everywhere', outcome: 'success', member: { id: userId.slice(0, 256) }, reason: 'operator', count });
+  return count;
 }

@@ -6,6 +6,9 @@ import { forgetSignInCompleted } from '../signin';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
 import { boolean, number, onlyKnown } from '../core';
+import { describeAgent } from '../members';
+import { fingerprint } from '../store';
+import { audit, auditing, memberOf, type Operation, traced } from '../telemetry';
 
 /** Options of {@link spaceSignOut}. The shared settings (`redis`, `keyPrefix`, `cookieName`) come from the strategy. */
 export interface SpaceSignOutOptions extends SpaceSharedOptions {
@@ -50,28 +53,39 @@ export function spaceSignOut(options: SpaceSignOutOptions): RequestHandler {
   boolean(OWNER, 'endSpaceSession', endSpaceSession);
   const revokeTimeout = number(OWNER, 'revokeTimeout', timeoutOption, { min: 1, integer: true }) ?? 3000;
 
+  /** One sign-out (span `signout`): the sign-in ended, then the session destroyed and the answer sent. */
+  const signOut = async (req: Request, res: Response, op: Operation): Promise<void> => {
+    const runtime = strategy.runtime;
+    bindRequest(req, runtime);
+    // Who signs out, read before Passport's logout forgets it.
+    const grant = runtime.session.grantOf(sessionOf(req));
+    const member = auditing(runtime) ? memberOf((req as { user?: unknown }).user) : undefined;
+    if (grant && op.on) op.set('space.grant', fingerprint(grant, 12));
+    await endSignIn(strategy.runtime, req, { revoke: revoke !== false, revokeTimeout, mark: true, reason: 'sign_out' });
+    strategy.runtime.emit({ event: 'signout' });
+    if (grant && auditing(runtime)) audit(runtime, { type: 'signed_out', outcome: 'success', member, browser: describeAgent(req.get('user-agent')), grant: fingerprint(grant, 12) });
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const target = safeReturnTo(body.returnTo) ?? safeReturnTo((req.query as Record<string, unknown>).returnTo) ?? redirectTo;
+    const session = sessionOf(req);
+    const cookiePath = session?.cookie && typeof (session.cookie as { path?: unknown }).path === 'string' ? (session.cookie as { path: string }).path : '/';
+    const cookieDomain = (session?.cookie as { domain?: string } | undefined)?.domain;
+    res.set('Cache-Control', 'no-store');
+    if (endSpaceSession && !prefersJSON(req)) {
+      // Signing in again right away is a new sign-in, not one that "did not stick".
+      forgetSignInCompleted(strategy, req, res);
+      // Keep the (new, empty) session for the pending sign-in that ends the Space session.
+      return void res.redirect(await strategy.createSignInURL(req, { requestCredentials: 'required', returnTo: target }));
+    }
+    await destroySession(req);
+    res.clearCookie(strategy.shared.settings.cookieName, cookieDomain ? { path: cookiePath, domain: cookieDomain } : { path: cookiePath });
+    forgetSignInCompleted(strategy, req, res);
+    if (prefersJSON(req)) return void res.status(204).end();
+    res.redirect(target);
+  };
+
   return async function spaceSignOutHandler(req: Request, res: Response, next: NextFunction): Promise<void> {
     try {
-      bindRequest(req, strategy.runtime);
-      await endSignIn(strategy.runtime, req, { revoke: revoke !== false, revokeTimeout, mark: true, reason: 'sign_out' });
-      strategy.runtime.emit({ event: 'signout' });
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      const target = safeReturnTo(body.returnTo) ?? safeReturnTo((req.query as Record<string, unknown>).returnTo) ?? redirectTo;
-      const session = sessionOf(req);
-      const cookiePath = session?.cookie && typeof (session.cookie as { path?: unknown }).path === 'string' ? (session.cookie as { path: string }).path : '/';
-      const cookieDomain = (session?.cookie as { domain?: string } | undefined)?.domain;
-      res.set('Cache-Control', 'no-store');
-      if (endSpaceSession && !prefersJSON(req)) {
-        // Signing in again right away is a new sign-in, not one that "did not stick".
-        forgetSignInCompleted(strategy, req, res);
-        // Keep the (new, empty) session for the pending sign-in that ends the Space session.
-        return void res.redirect(await strategy.createSignInURL(req, { requestCredentials: 'required', returnTo: target }));
-      }
-      await destroySession(req);
-      res.clearCookie(strategy.shared.settings.cookieName, cookieDomain ? { path: cookiePath, domain: cookieDomain } : { path: cookiePath });
-      forgetSignInCompleted(strategy, req, res);
-      if (prefersJSON(req)) return void res.status(204).end();
-      res.redirect(target);
+      await traced('signout', (op) => signOut(req, res, op));
     } catch (err) {
       next(err);
     }

@@ -3,6 +3,7 @@ import { answerError, callSpace, describeURL, isRecord, parseJSON, type SpaceCal
 import { toSpaceProfile, type SpaceProfile } from './profile';
 import { parseTokenResponse, type SpaceTokenSet } from './token-answer';
 import { SpaceAgents } from './transport';
+import { type Operation, traced } from '../telemetry';
 
 export interface SpaceClientSettings {
   spaceURL: string;
@@ -62,8 +63,15 @@ export class SpaceClient {
     return `Basic ${Buffer.from(pair).toString('base64')}`;
   }
 
-  /** POSTs a grant to the token endpoint and validates the answer. */
-  async token(form: Record<string, string>, requestedScope: string | undefined, signal?: AbortSignal): Promise<TokenAnswer> {
+  /** POSTs a grant to the token endpoint and validates the answer (span `space.token`). */
+  token(form: Record<string, string>, requestedScope: string | undefined, signal?: AbortSignal): Promise<TokenAnswer> {
+    return traced('space.token', (op) => {
+      op.set('space.grant_type', form.grant_type);
+      return this.tokenCall(form, requestedScope, signal, op);
+    }, undefined, true);
+  }
+
+  private async tokenCall(form: Record<string, string>, requestedScope: string | undefined, signal: AbortSignal | undefined, op: Operation): Promise<TokenAnswer> {
     const call: SpaceCall = {
       method: 'POST',
       url: this.tokenURL,
@@ -81,6 +89,7 @@ export class SpaceClient {
       agents: this.agents,
     };
     const answer = await callSpace(call);
+    op.set('http.response.status_code', answer.status);
     const body = parseJSON(answer.text);
     // A 200 carrying an `error` is an error (some servers do this); so is any non-2xx.
     if (answer.status < 200 || answer.status >= 300 || (isRecord(body) && typeof body.error === 'string')) {
@@ -139,9 +148,18 @@ export class SpaceClient {
     return url;
   }
 
-  /** Calls Space's HTTP API (`/api/http/<path>`) as the holder of `accessToken`. */
-  async api(accessToken: string, method: string, path: string | URL, options: SpaceApiCallOptions = {}): Promise<{ status: number; json: unknown; text: string }> {
-    const url = typeof path === 'string' ? this.apiURL(path, options.query) : path;
+  /** Calls Space's HTTP API (`/api/http/<path>`) as the holder of `accessToken` (span `space.api`). */
+  api(accessToken: string, method: string, path: string | URL, options: SpaceApiCallOptions = {}): Promise<{ status: number; json: unknown; text: string }> {
+    return traced('space.api', (op) => {
+      const url = typeof path === 'string' ? this.apiURL(path, options.query) : path;
+      op.set('http.request.method', method);
+      // The path only: a query may hold anything the caller put there.
+      op.set('url.path', url.pathname);
+      return this.apiCall(accessToken, method, url, options, op);
+    }, undefined, true);
+  }
+
+  private async apiCall(accessToken: string, method: string, url: URL, options: SpaceApiCallOptions, op: Operation): Promise<{ status: number; json: unknown; text: string }> {
     const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
     const call: SpaceCall = {
       method,
@@ -159,6 +177,7 @@ export class SpaceClient {
       call.body = JSON.stringify(options.body);
     }
     const answer = await callSpace(call);
+    op.set('http.response.status_code', answer.status);
     if (answer.status < 200 || answer.status >= 300) throw answerError(call, answer);
     if (answer.text === '') return { status: answer.status, json: undefined, text: '' };
     const json = parseJSON(answer.text);
@@ -192,9 +211,11 @@ export class SpaceClient {
 
   /**
    * Revokes the refresh token behind `accessToken`, so the grant dies at Space too.
-   * `DELETE .../oauth-consents/me/refresh-tokens/self` (SPACE-API.md §1).
+   * `DELETE .../oauth-consents/me/refresh-tokens/self` (SPACE-API.md §1). Span `revoke`.
    */
-  async revokeRefreshToken(accessToken: string, signal?: AbortSignal): Promise<void> {
-    await this.api(accessToken, 'DELETE', 'team-directory/profiles/oauth-consents/me/refresh-tokens/self', signal ? { signal } : {});
+  revokeRefreshToken(accessToken: string, signal?: AbortSignal): Promise<void> {
+    return traced('revoke', async () => {
+      await this.api(accessToken, 'DELETE', 'team-directory/profiles/oauth-consents/me/refresh-tokens/self', signal ? { signal } : {});
+    });
   }
 }

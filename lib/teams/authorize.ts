@@ -5,10 +5,12 @@ import { fn, number, oneOf, onlyKnown, SpaceApiError } from '../core';
 import { fingerprint } from '../store';
 import { fetchMember, scopeHasMemberships, type SpaceGet, type SpaceMember } from './rules';
 import { MemberFactsUnavailable, MemberStore } from './membership-store';
-import { answerUnauthenticated, answerUnavailable, escapeHTML, isNavigation, safeReturnTo, sendError, wantsJSON } from '../web';
+import { answerUnauthenticated, answerUnavailable, escapeHTML, isNavigation, requestPath, safeReturnTo, sendError, wantsJSON } from '../web';
 import { sessionOf } from '../session';
 import { addScopeToUnstarted } from '../config';
 import type { SpaceStrategy } from '../strategy';
+import { describeAgent } from '../members';
+import { audit, auditing, memberOf, traced } from '../telemetry';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -158,7 +160,10 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
     return all;
   };
 
-  const refuse = (req: Request, res: Response, runtime: SpaceRuntime, member: SpaceMember | undefined, why: string): void => {
+  const refuse = (req: Request, res: Response, runtime: SpaceRuntime, member: SpaceMember | undefined, why: string, reason: string): void => {
+    if (auditing(runtime)) {
+      audit(runtime, { type: 'team_refused', outcome: 'failure', member: memberOf(member ?? req.user), browser: describeAgent(req.get('user-agent')), reason, path: requestPath(req) });
+    }
     if (wantsJSON(req)) return sendError(req, res, 403, 'forbidden', why);
     const fields = Object.entries(signOutFields?.(req) ?? {})
       .map(([name, value]) => `<input type="hidden" name="${escapeHTML(name)}" value="${escapeHTML(String(value))}">`).join('');
@@ -189,20 +194,26 @@ export function spaceAuthorize(options: SpaceAuthorizeOptions): RequestHandler {
       res.set('Cache-Control', 'no-store');
       return res.redirect(302, returnTo ? `${signInPath}?returnTo=${encodeURIComponent(returnTo)}` : signInPath);
     }
-    if (who.kind === 'application') return refuse(req, res, runtime, undefined, 'An application token has no team memberships');
+    if (who.kind === 'application') return refuse(req, res, runtime, undefined, 'An application token has no team memberships', 'application_token');
     const get: SpaceGet = who.kind === 'bearer'
       ? async (path, query) => (await runtime.host.client.api(who.token, 'GET', path, { query })).json
       : (path, query) => spaceApi(req).get(path, { query });
-    storeOf(runtime).get(who.tag, () => fetchMember(get), { ttl, maxStale })
-      .then(async (member) => {
-        if (!(await admits(member, req))) return refuse(req, res, runtime, member, 'Your Space teams and roles do not give you access to this page.');
+    // The span covers deciding; what runs after next() is not part of it.
+    traced('authorize', async (op) => {
+      const member = await storeOf(runtime).get(who.tag, () => fetchMember(get), { ttl, maxStale });
+      const admitted = await admits(member, req);
+      op.set('space.outcome', admitted ? 'admitted' : 'refused');
+      return { member, admitted };
+    })
+      .then(({ member, admitted }) => {
+        if (!admitted) return refuse(req, res, runtime, member, 'Your Space teams and roles do not give you access to this page.', 'rules');
         req.spaceMember = member;
         next();
       })
       .catch((err: unknown) => {
         if (err instanceof MemberFactsUnavailable) return answerUnavailable(req, res, 'space', err.retryAfter);
         if (err instanceof SpaceApiError && err.status === 403) {
-          return refuse(req, res, runtime, undefined, 'The Space token may not read team memberships (scope global:Profile.Memberships.View).');
+          return refuse(req, res, runtime, undefined, 'The Space token may not read team memberships (scope global:Profile.Memberships.View).', 'no_memberships_scope');
         }
         next(err);
       });

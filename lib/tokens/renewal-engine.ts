@@ -3,6 +3,7 @@ import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type Sp
 import type { ConsentStore } from './consents';
 import { isEnded, type RecordStore } from './records';
 import { adoptFromConsent, isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
+import { describeRenewal, joinRenewal, traced, trackRenewal } from '../telemetry';
 
 /** What a renewal ended in. */
 export type Outcome =
@@ -127,9 +128,15 @@ export class RenewalEngine {
     const key = `${current.grant}:${force ? current.version : 'any'}`;
     let pending = this.inFlight.get(key);
     if (!pending) {
-      const run = isConsentId(current.grant) ? this.renewOnce(current, force, ttl) : this.renewSignIn(current, force, ttl);
-      pending = run.finally(() => this.inFlight.delete(key));
+      // One span per sign-in's renewal; its member's consent, renewed inside it, adds none.
+      const done = () => this.inFlight.delete(key);
+      pending = isConsentId(current.grant) ? this.renewOnce(current, force, ttl).finally(done) : trackRenewal(traced('renewal', (op) => {
+        if (op.on) op.set('space.grant', fingerprint(current.grant, 12));
+        return this.renewSignIn(current, force, ttl);
+      }, describeRenewal).finally(done));
       this.inFlight.set(key, pending);
+    } else {
+      joinRenewal(pending);
     }
     return pending;
   }
@@ -275,11 +282,18 @@ export class RenewalEngine {
         }
       }
       // Another process is renewing: wait for its announcement rather than renewing again.
-      while (await this.records.isLocked(grant)) {
-        if (Date.now() > deadline) return { kind: 'unavailable', retryAfter: 2, reason: 'lock_timeout' };
-        await this.waitForNews(grant, subscribed ? 250 : 25);
-      }
+      const released = await traced('renewal.wait', () => this.waitForHolder(grant, deadline, subscribed), (ok, op) => op.set('space.outcome', ok ? 'released' : 'lock_timeout'));
+      if (!released) return { kind: 'unavailable', retryAfter: 2, reason: 'lock_timeout' };
     }
+  }
+
+  /** Waits while another holds the renewal lock; false when it still holds it at `deadline`. */
+  private async waitForHolder(grant: string, deadline: number, subscribed: boolean): Promise<boolean> {
+    while (await this.records.isLocked(grant)) {
+      if (Date.now() > deadline) return false;
+      await this.waitForNews(grant, subscribed ? 250 : 25);
+    }
+    return true;
   }
 
   private async renewLocked(base: StoredTokenSet, lock: string, ttl: number): Promise<Outcome> {

@@ -3,6 +3,7 @@ import { runtimeOf } from '../runtime';
 import { debugOf, explainOffline, isRedisOutage, isSpaceError, localPath, onlyKnown, scrubRedisError, SpaceAuthorizationError, SpaceSessionEndedError } from '../core';
 import { answerSignedOut, answerSignInFailed, answerUnavailable, sendError } from './respond';
 import { signInRefusalOf } from './refusal';
+import { countUnavailable } from '../telemetry';
 
 export { isRedisOutage } from '../core';
 
@@ -76,6 +77,7 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
       if (err.transient) {
         const status = err.code === 'SPACE_TIMEOUT' ? 504 : 503;
         report(err, status, req);
+        countUnavailable('space', status);
         return sendError(req, res, status, 'temporarily_unavailable', 'Space is not answering right now; try again shortly',
           { headers: { 'Retry-After': String(Math.min(err.retryAfter ?? 5, 60)) } });
       }

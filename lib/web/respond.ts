@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { wantsJSON } from './request';
 import { safeReturnTo } from './return-to';
+import { countUnavailable } from '../telemetry';
 
 export function escapeHTML(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -73,6 +74,7 @@ export function answerSignInFailed(req: Request, res: Response, status: number, 
 
 /** 503 with `Retry-After`: Redis or Space is away; nothing was lost, try again shortly. */
 export function answerUnavailable(req: Request, res: Response, what: 'store' | 'space', retryAfter = 2): void {
+  countUnavailable(what === 'store' ? 'redis' : 'space');
   const description = what === 'store'
     ? 'The session store is not answering right now; try again shortly'
     : 'Space is not answering right now; try again shortly';

@@ -5,6 +5,8 @@ import { isSpaceError, number, onlyKnown } from '../core';
 import { isRecord, KeySet, parseJSON, rs512 } from '../space';
 import { readRawBody } from './raw-body';
 import type { SpaceStrategy } from '../strategy';
+import { audit, auditing, countUnavailable } from '../telemetry';
+import { requestPath } from '../web';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -111,6 +113,12 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
   const maxBytes = ms(options.maxBytes, 'maxBytes', 1024 * 1024);
   const hash = options.publicKeyHash ?? 'sha512';
   const onReject = options.onReject ?? (() => undefined);
+  /** A refused request: told to `onReject` and to the audit trail (the strategy's `onAudit`). */
+  const rejected = (reason: string, req: Request): void => {
+    onReject(reason, req);
+    const runtime = options.strategy?.runtime;
+    if (auditing(runtime)) audit(runtime, { type: 'webhook_refused', outcome: 'failure', reason, path: requestPath(req) });
+  };
 
   let app = options.app;
   const keys = methods.has('public-key') ? new KeySet({
@@ -179,7 +187,7 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
           res.status(413).set('Connection', 'close').json({ error: 'payload_too_large' });
           return;
         }
-        onReject('the request body was cut off', req);
+        rejected('the request body was cut off', req);
         return refuse(res);
       }
       let result: { ok: boolean; reason: string };
@@ -187,11 +195,12 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
         result = await proven(req, raw.body);
       } catch (err) {
         if (!isSpaceError(err)) throw err;
+        countUnavailable('space');
         res.status(503).set('Retry-After', String(err.retryAfter ?? 5)).json({ error: 'temporarily_unavailable' });
         return;
       }
       if (!result.ok) {
-        onReject(result.reason, req);
+        rejected(result.reason, req);
         return refuse(res);
       }
       const payload = parseJSON(raw.body.toString('utf8'));

@@ -1,5 +1,6 @@
 import { parseEncryptionKeys, redisKind } from '../store';
 import { fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
+import { lifetimeSetting } from './operations-settings';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -45,6 +46,17 @@ export interface SpaceSharedOptions {
   maxRetryAfter?: number;
   /** Receives events (renewals, failures) for your logs. Never given a token or a session id. */
   onEvent?: (event: SpaceTokenEvent) => void;
+  /**
+   * Ends a sign-in nobody used for this long, in any process, ms (at least 1000); 0 (default)
+   * never. Counted from the last request spaceTokenRefresh saw, whatever the session cookie's
+   * `maxAge`; the member is then signed out as by any ended sign-in. See docs/operations.md.
+   */
+  idleTimeout?: number;
+  /**
+   * Ends a sign-in this long after it started, however much it is used, ms (at least 1000);
+   * 0 (default) never. See docs/operations.md.
+   */
+  absoluteTimeout?: number;
 }
 
 /** The shared settings after defaults. */
@@ -62,6 +74,8 @@ export interface SharedSettings {
   retryDelay: number;
   maxRetryAfter: number;
   onEvent: ((event: SpaceTokenEvent) => void) | undefined;
+  idleTimeout: number;
+  absoluteTimeout: number;
 }
 
 type Given = Partial<Record<keyof SharedSettings, unknown>>;
@@ -107,6 +121,8 @@ const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
   retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: 0, integer: true }), fallback: () => 5000 },
   maxRetryAfter: { check: (owner, v) => number(owner, 'maxRetryAfter', v, { min: 0, integer: true }), fallback: () => 60_000 },
   onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
+  idleTimeout: { check: (owner, v) => lifetimeSetting(owner, 'idleTimeout', v), fallback: () => 0 },
+  absoluteTimeout: { check: (owner, v) => lifetimeSetting(owner, 'absoluteTimeout', v), fallback: () => 0 },
 };
 
 /** Every shared option name: each part that takes shared settings accepts these. */

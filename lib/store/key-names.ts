@@ -44,6 +44,11 @@ export class Keys {
     return `${this.prefix}{u:${user}}:sessions`;
   }
 
+  /** A sign-in's start and last activity (session lifetimes), beside its record. */
+  life(grant: string): string {
+    return `${this.prefix}{${grant}}:life`;
+  }
+
   /** The application's token (spaceAppClient), cached for every process; `id` names the client, never its secret. */
   appToken(id: string): string {
     return `${this.prefix}{app:${id}}:token`;

@@ -20,6 +20,7 @@ export type {
   SpaceTokenParams,
 } from './config';
 export type { SpaceSharedOptions } from './config';
+export type { SpaceRateLimitOptions, SpaceRateLimitRule } from './config';
 export { DEFAULT_PROFILE_FIELDS } from './space';
 export type { SpaceProfile, SpaceMemberProfileJSON } from './space';
 export type { SpaceTokenSet } from './tokens';

@@ -1,6 +1,6 @@
 import { parseEncryptionKeys, redisKind } from '../store';
-import { fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
-import { lifetimeSetting } from './operations-settings';
+import { fn, isRecord, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
+import { DEFAULT_RATE_LIMITS, lifetimeSetting, rateLimitSetting, type RateLimits, type SpaceRateLimitOptions } from './operations-settings';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -57,6 +57,13 @@ export interface SpaceSharedOptions {
    * 0 (default) never. See docs/operations.md.
    */
   absoluteTimeout?: number;
+  /**
+   * Rate limits of the sign-in start, the callback and verifySpaceRequest, per client address
+   * (`req.ip`, so set Express's `trust proxy` behind a proxy) and per member when known, counted
+   * in Redis across processes. On by default with limits no person meets; `false` turns them off;
+   * an object tunes them. See docs/operations.md.
+   */
+  rateLimit?: false | SpaceRateLimitOptions;
 }
 
 /** The shared settings after defaults. */
@@ -76,6 +83,7 @@ export interface SharedSettings {
   onEvent: ((event: SpaceTokenEvent) => void) | undefined;
   idleTimeout: number;
   absoluteTimeout: number;
+  rateLimit: RateLimits;
 }
 
 type Given = Partial<Record<keyof SharedSettings, unknown>>;
@@ -84,6 +92,8 @@ function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
   if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  // Settings given as objects (rateLimit) agree when they say the same.
+  if (isRecord(a) && isRecord(b)) return same(Object.keys(a).sort(), Object.keys(b).sort()) && Object.keys(a).every((k) => same(a[k], b[k]));
   return false;
 }
 
@@ -123,6 +133,7 @@ const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
   onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
   idleTimeout: { check: (owner, v) => lifetimeSetting(owner, 'idleTimeout', v), fallback: () => 0 },
   absoluteTimeout: { check: (owner, v) => lifetimeSetting(owner, 'absoluteTimeout', v), fallback: () => 0 },
+  rateLimit: { check: rateLimitSetting, fallback: () => DEFAULT_RATE_LIMITS },
 };
 
 /** Every shared option name: each part that takes shared settings accepts these. */

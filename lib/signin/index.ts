@@ -6,5 +6,5 @@
 export { completeSignIn } from './callback';
 export { gate } from './gate';
 export type { SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
-export { PendingStore } from './pending';
+export { browserOf, PendingStore } from './pending';
 export { createSignInURL, startSignIn } from './start';

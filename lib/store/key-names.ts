@@ -49,6 +49,11 @@ export class Keys {
     return `${this.prefix}{${grant}}:life`;
   }
 
+  /** One rate-limit counter: an endpoint and a bucket (a hash of the client address, or of the member, reduced to a bounded range). */
+  rateLimit(endpoint: string, bucket: string): string {
+    return `${this.prefix}{rl:${endpoint}:${bucket}}:count`;
+  }
+
   /** The application's token (spaceAppClient), cached for every process; `id` names the client, never its secret. */
   appToken(id: string): string {
     return `${this.prefix}{app:${id}}:token`;

@@ -2,7 +2,8 @@ import type { Script } from './kv';
 
 /**
  * The scripts of running in production, with their in-memory twins: a sign-in's start and last
- * activity (session lifetimes). One key per script, so each runs on Redis Cluster.
+ * activity (session lifetimes), and the rate-limit counters. One key per script, so each runs on
+ * Redis Cluster.
  */
 
 /**
@@ -53,5 +54,38 @@ return 1`,
     if (!hash.has('start')) hash.set('start', now!);
     kv.pexpire(key!, Number(ttl));
     return 1;
+  },
+};
+
+/**
+ * Counts one request in a fixed window: the counter is made with the window's length as its life,
+ * so one key per counter and window, whatever the number of requests. Answers `[count, ms left]`.
+ * KEYS: counter. ARGV: window (ms).
+ */
+export const COUNT_REQUEST: Script = {
+  name: 'count request',
+  lua: `
+local n = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+return { n, left }`,
+  local(kv, [key], [windowMs]) {
+    const n = Number(kv.get(key!) ?? 0) + 1;
+    const left = kv.pttl(key!);
+    const ttl = left > 0 ? left : Number(windowMs);
+    kv.set(key!, String(n), ttl);
+    return [n, ttl];
+  },
+};
+
+/** A counter's count and ms left, without counting. KEYS: counter. */
+export const PEEK_COUNT: Script = {
+  name: 'peek count',
+  lua: `return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]) }`,
+  local(kv, [key]) {
+    return [Number(kv.get(key!) ?? 0), kv.pttl(key!)];
   },
 };

@@ -63,6 +63,8 @@ export type {
 export { verifySpaceRequest } from './webhooks';
 export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './webhooks';
 export { spaceRawBody } from './webhooks';
+export { spaceEvents } from './space-events';
+export type { SpaceEventOutcome, SpaceEventsOptions } from './space-events';
 
 /**
  * The Redis client the library takes: ioredis 5/6 (single node, Sentinel, Cluster) or

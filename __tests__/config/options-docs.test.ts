@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceErrorHandler, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
+  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceErrorHandler, spaceEvents, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
 } from 'passport-jetbrains-space';
 import { APP_CLIENT_OPTION_NAMES } from '../../lib/app-client/client';
 import { BEARER_OPTION_NAMES } from '../../lib/bearer/strategy';
@@ -14,6 +14,7 @@ import { TOKEN_REFRESH_OPTION_NAMES } from '../../lib/refresh/middleware';
 import { SHARED_OPTION_NAMES } from '../../lib/config/shared-settings';
 import { SIGN_OUT_OPTION_NAMES } from '../../lib/signout/sign-out';
 import { VERIFY_REQUEST_OPTION_NAMES } from '../../lib/webhooks/verify-request';
+import { SPACE_EVENTS_OPTION_NAMES } from '../../lib/space-events/space-events';
 
 const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -69,6 +70,8 @@ const PARTS: Part[] = [
     base: () => ({ spaceURL: strategyOptions.spaceURL }), make: (o) => new SpaceBearerStrategy(o) },
   { heading: 'verifySpaceRequest', known: VERIFY_REQUEST_OPTION_NAMES, documented: VERIFY_REQUEST_OPTION_NAMES,
     base: () => ({ signingKey: 'endpoint-signing-key' }), make: (o) => verifySpaceRequest(o) },
+  { heading: 'spaceEvents', known: SPACE_EVENTS_OPTION_NAMES, documented: SPACE_EVENTS_OPTION_NAMES,
+    base: () => ({ strategy: newStrategy() }), make: (o) => spaceEvents(o) },
 ];
 
 const tables = optionTables(README);

@@ -1,12 +1,12 @@
-// One app process for the production tests (session lifetimes, rate limits, ...): the README's app
-// on ioredis 5 and connect-redis 8, with the shared settings given in WORKER_CONFIG.shared, the
-// app's endpoint for Space (verifySpaceRequest with the endpoint signing key), and /events listing
-// what onEvent received (no token or id in them).
+// One app process for the production tests (session lifetimes, rate limits, Space's events):
+// the README's app on ioredis 5 and connect-redis 8, with the shared settings given in
+// WORKER_CONFIG.shared, the app's endpoint for Space (verifySpaceRequest with the endpoint signing
+// key, then spaceEvents), and /events listing what onEvent received (no token or id in them).
 'use strict';
 const express = require('express');
 const { Redis } = require('ioredis');
 const { RedisStore } = require('connect-redis');
-const { spaceErrorHandler, spaceRawBody, verifySpaceRequest } = require('passport-jetbrains-space');
+const { spaceErrorHandler, spaceEvents, spaceRawBody, verifySpaceRequest } = require('passport-jetbrains-space');
 const { workerApp, listen } = require('./worker-base.js');
 
 const config = JSON.parse(process.env.WORKER_CONFIG);
@@ -24,6 +24,7 @@ app.get('/page', (req, res) => res.type('html').send(`<p>${req.user ? 'signed in
 app.get('/events', (_req, res) => res.json(events));
 app.post('/space/endpoint', express.json({ verify: spaceRawBody }),
   verifySpaceRequest({ strategy, signingKey: config.signingKey || 'not-used-by-this-test', methods: ['signing-key'] }),
+  spaceEvents({ strategy }),
   (_req, res) => res.json({ other: true }));
 app.use(spaceErrorHandler());
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express tells error handlers by their four parameters.

@@ -3,6 +3,7 @@ import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core';
 import { EXTEND_SIGN_IN, fingerprint, FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from '../store';
 import { isEnded, type StoredTokenSet } from '../tokens';
 import type { SpaceRuntime } from '../runtime';
+import { noteMember } from './all-members';
 
 /**
  * Each member's sign-ins in this app, in every browser and process: an index in Redis per member
@@ -73,7 +74,11 @@ export async function readIndex(runtime: SpaceRuntime, user: string): Promise<Ma
 }
 
 async function touch(runtime: SpaceRuntime, user: string, grant: string, entry: Entry): Promise<void> {
-  const evicted = (await runtime.kv.run(TOUCH_SESSION, [runtime.keys.sessions(user)], [grant, JSON.stringify(entry), Date.now(), MAX_SESSIONS_PER_USER])) as string[];
+  const [evicted] = await Promise.all([
+    runtime.kv.run(TOUCH_SESSION, [runtime.keys.sessions(user)], [grant, JSON.stringify(entry), Date.now(), MAX_SESSIONS_PER_USER]) as Promise<string[]>,
+    // Every member with a sign-in, for an uninstall (all-members.ts); sent with the line above.
+    noteMember(runtime, user, entry.until),
+  ]);
   // Too many sessions: the least recently seen ones are signed out, not just forgotten.
   for (const old of evicted ?? []) await endGrant(runtime, user, old, runtime.settings.tokenTTL).catch(() => undefined);
 }
@@ -124,11 +129,11 @@ export function touchSession(runtime: SpaceRuntime, req: Request, tokens: Stored
  * authenticates again, in any process), removed from the index, and its refresh token revoked
  * at Space with its access token while that is still valid (best effort: else it is skipped).
  */
-export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number): Promise<void> {
+export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number, reason = 'ended_everywhere'): Promise<void> {
   const record = await runtime.records.read(grant).catch(() => undefined);
   await runtime.engine.end(grant, Math.max(ttl, runtime.settings.tokenTTL));
   await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], [grant]);
-  runtime.emit({ event: 'session.ended', reason: 'ended_everywhere', grant: fingerprint(grant, 12) });
+  runtime.emit({ event: 'session.ended', reason, grant: fingerprint(grant, 12) });
   if (record && !isEnded(record) && record.expiresAt > Date.now() + 1000) {
     await runtime.host.revokeRefreshToken(record.accessToken, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
   }

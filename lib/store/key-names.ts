@@ -49,6 +49,14 @@ export class Keys {
     return `${this.prefix}{${grant}}:life`;
   }
 
+  /**
+   * Every member with a sign-in in this app (hashes of their ids), for ending all sign-ins when
+   * the application is uninstalled. One key: its tag is fixed.
+   */
+  get allMembers(): string {
+    return `${this.prefix}{members}:all`;
+  }
+
   /** One rate-limit counter: an endpoint and a bucket (a hash of the client address, or of the member, reduced to a bounded range). */
   rateLimit(endpoint: string, bucket: string): string {
     return `${this.prefix}{rl:${endpoint}:${bucket}}:count`;

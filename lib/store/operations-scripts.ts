@@ -2,8 +2,8 @@ import type { Script } from './kv';
 
 /**
  * The scripts of running in production, with their in-memory twins: a sign-in's start and last
- * activity (session lifetimes), and the rate-limit counters. One key per script, so each runs on
- * Redis Cluster.
+ * activity (session lifetimes), the index of every member with a sign-in (ending all at an
+ * uninstall), and the rate-limit counters. One key per script, so each runs on Redis Cluster.
  */
 
 /**
@@ -54,6 +54,49 @@ return 1`,
     if (!hash.has('start')) hash.set('start', now!);
     kv.pexpire(key!, Number(ttl));
     return 1;
+  },
+};
+
+/**
+ * Notes a member in the index of every member with a sign-in (a sorted set: member hash -> until
+ * when one of its sign-ins may live), dropping members whose sign-ins have all expired and, beyond
+ * `max`, those ending soonest; the index lives as long as its longest entry.
+ * KEYS: index. ARGV: member, until, now, max.
+ */
+export const NOTE_MEMBER: Script = {
+  name: 'note member',
+  lua: `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) < tonumber(ARGV[2]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local n = redis.call('ZCARD', KEYS[1])
+local max = tonumber(ARGV[4])
+if n > max then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - max - 1) end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then redis.call('PEXPIRE', KEYS[1], math.max(1000, math.floor(tonumber(last[2]) - tonumber(ARGV[3])))) end
+return 1`,
+  local(kv, [key], [member, until, nowArg, maxArg]) {
+    const index = kv.hashOrNew(key!);
+    if (Number(index.get(member!) ?? -Infinity) < Number(until)) index.set(member!, until!);
+    const now = Number(nowArg);
+    for (const [m, u] of [...index]) if (Number(u) <= now) index.delete(m);
+    const order = [...index].sort((a, b) => Number(a[1]) - Number(b[1]));
+    for (const [m] of order.slice(0, Math.max(0, order.length - Number(maxArg)))) index.delete(m);
+    const last = Math.max(0, ...[...index.values()].map(Number));
+    kv.pexpire(key!, Math.max(1000, Math.floor(last - now)));
+    return 1;
+  },
+};
+
+/** One page of the members index whose sign-ins may still live. KEYS: index. ARGV: now, offset, count. */
+export const LIST_MEMBERS: Script = {
+  name: 'list members',
+  lua: `return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', ARGV[2], ARGV[3])`,
+  local(kv, [key], [now, offset, count]) {
+    const index = kv.hash(key!);
+    if (!index) return [];
+    const live = [...index].filter(([, u]) => Number(u) > Number(now)).sort((a, b) => Number(a[1]) - Number(b[1]) || (a[0] < b[0] ? -1 : 1));
+    return live.slice(Number(offset), Number(offset) + Number(count)).map(([m]) => m);
   },
 };
 

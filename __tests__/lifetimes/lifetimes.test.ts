@@ -6,6 +6,7 @@
  * written once per tenth of idleTimeout, not per request.
  */
 import type Redis from 'ioredis';
+import { SpaceStrategy } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn, startTestApp } from '../helpers/app';
 import { cookiesOf } from '../helpers/cookies';
@@ -173,4 +174,12 @@ describe('writes', () => {
       await app.close();
     }
   });
+});
+
+test('a bad idleTimeout or absoluteTimeout is a TypeError that says what is allowed', () => {
+  const make = (extra: object) => new SpaceStrategy({ spaceURL: 'https://acme.jetbrains.space', clientID: 'a', clientSecret: 'b', callbackURL: '/cb', ...extra }, () => undefined);
+  expect(() => make({ idleTimeout: 500 })).toThrow(/"idleTimeout" must be 0 \(never\) or a whole number of ms, at least 1000, got 500/);
+  expect(() => make({ absoluteTimeout: 1500.5 })).toThrow(/"absoluteTimeout" must be 0 \(never\)/);
+  expect(() => make({ idleTimeout: '30m' })).toThrow(/got string/);
+  expect(() => make({ idleTimeout: 0, absoluteTimeout: 3_600_000 })).not.toThrow();
 });

@@ -63,8 +63,11 @@ const ENDPOINTS: readonly RateLimitedEndpoint[] = ['signIn', 'callback', 'webhoo
 
 /** `idleTimeout` / `absoluteTimeout`: 0 (off), or at least one second, in whole ms. */
 export function lifetimeSetting(owner: string, name: string, value: unknown): number | undefined {
-  if (value === 0) return 0;
-  return number(owner, name, value, { min: 1000, integer: true });
+  if (value === undefined || value === 0) return value;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1000) {
+    throw new TypeError(`${owner} option "${name}" must be 0 (never) or a whole number of ms, at least 1000, got ${typeof value === 'number' ? value : typeof value}`);
+  }
+  return value;
 }
 
 /** `rateLimit`: `false`, or an object of per-endpoint limits; returns the limits after defaults. */

@@ -20,6 +20,7 @@ export type {
   SpaceTokenParams,
 } from './config';
 export type { SpaceSharedOptions } from './config';
+export type { SpaceRateLimitOptions, SpaceRateLimitRule } from './config';
 export { DEFAULT_PROFILE_FIELDS } from './space';
 export type { SpaceProfile, SpaceMemberProfileJSON } from './space';
 export type { SpaceTokenSet } from './tokens';
@@ -62,6 +63,8 @@ export type {
 export { verifySpaceRequest } from './webhooks';
 export type { VerifySpaceRequestOptions, SpaceRequestMethod } from './webhooks';
 export { spaceRawBody } from './webhooks';
+export { spaceEvents } from './space-events';
+export type { SpaceEventOutcome, SpaceEventsOptions } from './space-events';
 
 /**
  * The Redis client the library takes: ioredis 5/6 (single node, Sentinel, Cluster) or

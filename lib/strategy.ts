@@ -1,11 +1,12 @@
 import type { Request } from 'express';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
-import { type ResolvedOptions, registerUnstarted, resolveOptions, SharedSettingsRegistry, withScope, type SpaceStrategyOptionsWithoutRequest, type SpaceStrategyOptionsWithRequest, type SpaceVerified, type SpaceVerify, type SpaceVerifyFunction, type SpaceVerifyFunctionWithParams, type SpaceVerifyFunctionWithRequest, type SpaceVerifyFunctionWithRequestAndParams, type SpaceVerifyWithRequest } from './config';
+import { type ResolvedOptions, registerUnstarted, resolveOptions, SharedSettingsRegistry, signInCookieOf, withScope, type SpaceStrategyOptionsWithoutRequest, type SpaceStrategyOptionsWithRequest, type SpaceVerified, type SpaceVerify, type SpaceVerifyFunction, type SpaceVerifyFunctionWithParams, type SpaceVerifyFunctionWithRequest, type SpaceVerifyFunctionWithRequestAndParams, type SpaceVerifyWithRequest } from './config';
 import { type SpaceApiCallOptions, SpaceClient, type SpaceProfile } from './space';
 import { requestHost, requestPath } from './web';
 import { SpaceRuntime } from './runtime';
 import { guardStore, sessionOf } from './session';
-import { completeSignIn, createSignInURL, gate, PendingStore, type SpaceAuthenticateOptions, startSignIn } from './signin';
+import { withinLimit } from './rate-limits';
+import { browserOf, completeSignIn, createSignInURL, gate, PendingStore, type SpaceAuthenticateOptions, startSignIn } from './signin';
 import { keptRefreshToken, type SpaceTokenSet } from './tokens';
 
 /**
@@ -153,14 +154,23 @@ export class SpaceStrategy extends OAuth2Strategy {
     else this.startSignIn(req, options);
   }
 
-  /** @internal Used by the gate. */
+  /**
+   * @internal Used by the gate. A callback that carries a sign-in cookie (the only kind that reaches
+   * Redis or Space: one without is refused at no cost) counts against the callback's rate limit;
+   * over it, the answer is a 429 before the state is looked up.
+   */
   completeSignIn(req: Request, options: SpaceAuthenticateOptions, inGate: boolean): void {
-    completeSignIn(this, req, options, inGate).catch((err: unknown) => this.error(err as Error));
+    const costly = browserOf(req, signInCookieOf(this)) !== undefined;
+    (costly ? withinLimit(this.runtime, req, 'callback') : Promise.resolve(true))
+      .then((ok) => (ok ? completeSignIn(this, req, options, inGate) : undefined))
+      .catch((err: unknown) => this.error(err as Error));
   }
 
-  /** @internal Used by the gate. */
+  /** @internal Used by the gate. Over the sign-in rate limit, the answer is a 429: nothing is stored. */
   startSignIn(req: Request, options: SpaceAuthenticateOptions): void {
-    startSignIn(this, req, options).catch((err: unknown) => this.error(err as Error));
+    withinLimit(this.runtime, req, 'signIn')
+      .then((ok) => (ok ? startSignIn(this, req, options) : undefined))
+      .catch((err: unknown) => this.error(err as Error));
   }
 
   /**

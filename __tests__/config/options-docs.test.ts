@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import passport from 'passport';
 import {
-  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceAuth, spaceErrorHandler, spaceHealth, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
+  SpaceBearerStrategy, SpaceStrategy, spaceAppClient, spaceAuth, spaceErrorHandler, spaceEvents, spaceHealth, spaceSignOut, spaceTokenRefresh, verifySpaceRequest,
 } from 'passport-jetbrains-space';
 import { SPACE_AUTH_OPTION_NAMES } from '../../lib/auth/space-auth';
 import { APP_CLIENT_OPTION_NAMES } from '../../lib/app-client/client';
@@ -18,6 +18,7 @@ import { SHARED_OPTION_NAMES } from '../../lib/config/shared-settings';
 import { SIGN_OUT_OPTION_NAMES } from '../../lib/signout/sign-out';
 import { VERIFY_REQUEST_OPTION_NAMES } from '../../lib/webhooks/verify-request';
 import { HEALTH_OPTION_NAMES } from '../../lib/health/health';
+import { SPACE_EVENTS_OPTION_NAMES } from '../../lib/space-events/space-events';
 
 const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -83,6 +84,8 @@ const PARTS: Part[] = [
     base: () => ({ signingKey: 'endpoint-signing-key' }), make: (o) => verifySpaceRequest(o) },
   { heading: 'spaceHealth', known: HEALTH_OPTION_NAMES, documented: HEALTH_OPTION_NAMES,
     base: () => ({ strategy: newStrategy() }), make: (o) => spaceHealth(o) },
+  { heading: 'spaceEvents', known: SPACE_EVENTS_OPTION_NAMES, documented: SPACE_EVENTS_OPTION_NAMES,
+    base: () => ({ strategy: newStrategy() }), make: (o) => spaceEvents(o) },
 ];
 
 const tables = optionTables(README);

@@ -69,6 +69,9 @@ export async function startTestApp(options: TestAppOptions): Promise<TestApp> {
     clientSecret: options.clientSecret,
     callbackURL: '/auth/space/callback',
     ...(withoutRedis ? {} : { redis: options.refresh?.redis ?? options.redis, keyPrefix: `${options.prefix}space:` }),
+    // Tests sign in far more often than people do, all from 127.0.0.1: the rate limits (on by
+    // default) are tested on their own (__tests__/rate-limits), and given there explicitly.
+    rateLimit: false,
     ...options.strategy,
   }, verify);
   authenticator.use(strategy);

@@ -7,7 +7,7 @@ const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root
 
 const MAIN = [
   'DEFAULT_PROFILE_FIELDS', 'SpaceApiError', 'SpaceAuthorizationError', 'SpaceError', 'SpaceStrategy', 'SpaceTokenError',
-  'isSpaceError', 'safeReturnTo', 'spaceAuth', 'spaceHealth',
+  'isSpaceError', 'safeReturnTo', 'spaceAuth', 'spaceEvents', 'spaceHealth',
 ];
 
 describe('package exports', () => {

@@ -69,9 +69,9 @@ describe('spaceTokenRefresh', () => {
     const res = await agent.get('/api/token').expect(200);
     expect(res.body.token).toBe(fingerprint(stored!.accessToken));
     expect(space.count('/oauth/token')).toBe(before);
-    // Sign-in wrote its record, its owner, the user's sessions index, and the member's consent (its
-    // refresh token) with its users; the request wrote nothing.
-    expect(keysBefore.map((k) => k.replace(/\{[^}]+\}/, '{…}')).sort()).toEqual([`${prefix}space:{…}:owner`, `${prefix}space:{…}:sessions`, `${prefix}space:{…}:tokens`, `${prefix}space:{…}:tokens`, `${prefix}space:{…}:users`]);
+    // Sign-in wrote its record, its owner, the user's sessions index, the index of members, and the
+    // member's consent (its refresh token) with its users; the request wrote nothing.
+    expect(keysBefore.map((k) => k.replace(/\{[^}]+\}/, '{…}')).sort()).toEqual([`${prefix}space:{…}:all`, `${prefix}space:{…}:owner`, `${prefix}space:{…}:sessions`, `${prefix}space:{…}:tokens`, `${prefix}space:{…}:tokens`, `${prefix}space:{…}:users`]);
     const valuesBefore = await Promise.all(keysBefore.map((k) => redis.dump(k)));
     expect(await keysUnder(redis, `${prefix}space:`)).toEqual(keysBefore);
     expect(await Promise.all(keysBefore.map((k) => redis.dump(k)))).toEqual(valuesBefore);

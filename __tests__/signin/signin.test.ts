@@ -155,7 +155,9 @@ describe('sign in with Space, end to end', () => {
         expect(await redis.pttl(k)).toBeLessThanOrEqual(86_400_000);
         continue;
       }
-      const value = (await redis.type(k)) === 'hash' ? JSON.stringify(await redis.hgetall(k)) : (await redis.get(k)) ?? '';
+      const type = await redis.type(k);
+      const value = type === 'hash' ? JSON.stringify(await redis.hgetall(k))
+        : type === 'zset' ? JSON.stringify(await redis.zrange(k, 0, -1)) : (await redis.get(k)) ?? '';
       expect(value).not.toContain(accessToken);
       expect(value).not.toContain(refreshToken);
     }

@@ -13,6 +13,7 @@ import type { EmulatorRequest, EmulatorState } from './context.js';
 import { MAX_BODY_BYTES } from './defaults.js';
 import { Directory, type SpaceEmulatorMembershipInput, type SpaceEmulatorRole, type SpaceEmulatorTeam } from './directory.js';
 import { doorsAPI, type SpaceEmulatorDoors } from './doors.js';
+import { eventsAPI, type SpaceEmulatorEvents } from './events.js';
 import { cannedReply, FaultList, type SpaceEmulatorFault } from './faults.js';
 import { GrantStore } from './grants.js';
 import { TokenSigner } from './jwt.js';
@@ -23,8 +24,8 @@ import { RequestLog, type RequestRecord, type SpaceEmulatorRequest } from './req
 import { route } from './routes.js';
 import { Transport } from './transport.js';
 
-/** A running emulator. Permanent tokens, key rotation and `sendToApp` are described in doors.ts. */
-export interface SpaceEmulator extends SpaceEmulatorDoors {
+/** A running emulator. Permanent tokens, key rotation and `sendToApp` are described in doors.ts, `sendEvent` in events.ts. */
+export interface SpaceEmulator extends SpaceEmulatorDoors, SpaceEmulatorEvents {
   /** Base URL without trailing slash, e.g. `http://127.0.0.1:41234`; use it as the Space org URL. */
   readonly url: string;
   readonly port: number;
@@ -176,6 +177,7 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
   baseURL = `${resolved.tls ? 'https' : 'http'}://${host}:${port}`;
 
   let closing: Promise<void> | null = null;
+  const doors = doorsAPI(state);
   const emulator: SpaceEmulator = {
     url: baseURL,
     port,
@@ -229,7 +231,8 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
       state.directory.setMemberships(user, memberships);
     },
     stats: () => ({ requestsSeen: log.seen, requestsRetained: log.size, ...state.store.sizes() }),
-    ...doorsAPI(state),
+    ...doors,
+    ...eventsAPI(state, doors),
   };
   return emulator;
 }

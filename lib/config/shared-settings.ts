@@ -1,6 +1,7 @@
 import { parseEncryptionKeys, redisKind } from '../store';
-import { fn, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
+import { fn, isRecord, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
 import type { SpaceAuditEvent } from '../telemetry';
+import { DEFAULT_RATE_LIMITS, lifetimeSetting, rateLimitSetting, type RateLimits, type SpaceRateLimitOptions } from './operations-settings';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -52,6 +53,24 @@ export interface SpaceSharedOptions {
    * {@link SpaceAuditEvent} (docs/operations.md#audit-trail). Never given a token or a session id.
    */
   onAudit?: (event: SpaceAuditEvent) => void;
+  /**
+   * Ends a sign-in nobody used for this long, in any process, ms (at least 1000); 0 (default)
+   * never. Counted from the last request spaceTokenRefresh saw, whatever the session cookie's
+   * `maxAge`; the member is then signed out as by any ended sign-in. See docs/operations.md.
+   */
+  idleTimeout?: number;
+  /**
+   * Ends a sign-in this long after it started, however much it is used, ms (at least 1000);
+   * 0 (default) never. See docs/operations.md.
+   */
+  absoluteTimeout?: number;
+  /**
+   * Rate limits of the sign-in start, the callback and verifySpaceRequest, per client address
+   * (`req.ip`, so set Express's `trust proxy` behind a proxy) and per member when known, counted
+   * in Redis across processes. On by default with limits no person meets; `false` turns them off;
+   * an object tunes them. See docs/operations.md.
+   */
+  rateLimit?: false | SpaceRateLimitOptions;
 }
 
 /** The shared settings after defaults. */
@@ -70,6 +89,9 @@ export interface SharedSettings {
   maxRetryAfter: number;
   onEvent: ((event: SpaceTokenEvent) => void) | undefined;
   onAudit: ((event: SpaceAuditEvent) => void) | undefined;
+  idleTimeout: number;
+  absoluteTimeout: number;
+  rateLimit: RateLimits;
 }
 
 type Given = Partial<Record<keyof SharedSettings, unknown>>;
@@ -78,6 +100,8 @@ function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
   if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  // Settings given as objects (rateLimit) agree when they say the same.
+  if (isRecord(a) && isRecord(b)) return same(Object.keys(a).sort(), Object.keys(b).sort()) && Object.keys(a).every((k) => same(a[k], b[k]));
   return false;
 }
 
@@ -118,6 +142,9 @@ const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
   maxRetryAfter: { check: (owner, v) => number(owner, 'maxRetryAfter', v, { min: 0, integer: true }), fallback: () => 60_000 },
   onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
   onAudit: { check: (owner, v) => fn<(event: SpaceAuditEvent) => void>(owner, 'onAudit', v), fallback: () => undefined },
+  idleTimeout: { check: (owner, v) => lifetimeSetting(owner, 'idleTimeout', v), fallback: () => 0 },
+  absoluteTimeout: { check: (owner, v) => lifetimeSetting(owner, 'absoluteTimeout', v), fallback: () => 0 },
+  rateLimit: { check: rateLimitSetting, fallback: () => DEFAULT_RATE_LIMITS },
 };
 
 /** Every shared option name: each part that takes shared settings accepts these. */

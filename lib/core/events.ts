@@ -6,7 +6,7 @@ export interface SpaceTokenEvent {
     | 'token.refreshed' | 'token.adopted' | 'token.refresh_rejected' | 'token.refresh_failed' | 'token.no_refresh_token'
     | 'token.persist_failed' | 'token.persisted_late' | 'token.discarded' | 'token.lock_cleared' | 'redis.unavailable'
     | 'signin.started' | 'signin.completed' | 'signin.refused' | 'signout' | 'session.ended' | 'session.reset'
-    | 'store.misconfigured' | 'token.moved_to_consent' | 'consent.revoked';
+    | 'store.misconfigured' | 'token.moved_to_consent' | 'consent.revoked' | 'ratelimit.exceeded' | 'space.event';
   /** A hash of the sign-in's grant id, to correlate lines; not a secret. */
   grant?: string;
   reason?: string;

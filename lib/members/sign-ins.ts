@@ -3,6 +3,7 @@ import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core';
 import { EXTEND_SIGN_IN, fingerprint, FORGET_SESSIONS, memberHash, LIST_SESSIONS, TOUCH_SESSION } from '../store';
 import { isEnded, type StoredTokenSet } from '../tokens';
 import type { SpaceRuntime } from '../runtime';
+import { noteMember } from './all-members';
 
 /**
  * Each member's sign-ins in this app, in every browser and process: an index in Redis per member
@@ -73,7 +74,11 @@ export async function readIndex(runtime: SpaceRuntime, user: string): Promise<Ma
 }
 
 async function touch(runtime: SpaceRuntime, user: string, grant: string, entry: Entry): Promise<void> {
-  const evicted = (await runtime.kv.run(TOUCH_SESSION, [runtime.keys.sessions(user)], [grant, JSON.stringify(entry), Date.now(), MAX_SESSIONS_PER_USER])) as string[];
+  const [evicted] = await Promise.all([
+    runtime.kv.run(TOUCH_SESSION, [runtime.keys.sessions(user)], [grant, JSON.stringify(entry), Date.now(), MAX_SESSIONS_PER_USER]) as Promise<string[]>,
+    // Every member with a sign-in, for an uninstall (all-members.ts); sent with the line above.
+    noteMember(runtime, user, entry.until),
+  ]);
   // Too many sessions: the least recently seen ones are signed out, not just forgotten.
   for (const old of evicted ?? []) await endGrant(runtime, user, old, runtime.settings.tokenTTL).catch(() => undefined);
 }
@@ -151,8 +156,8 @@ export function touchSession(runtime: SpaceRuntime, req: Request, tokens: Stored
  * authenticates again, in any process), removed from the index, and revoked at Space when due
  * (its consent's last sign-in, or one with its own refresh token: see `SpaceRuntime.finish`).
  */
-export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number): Promise<void> {
-  await endGrants(runtime, user, [[grant, ttl]]);
+export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number, reason = 'ended_everywhere'): Promise<void> {
+  await endGrants(runtime, user, [[grant, ttl]], reason);
 }
 
 /**
@@ -160,13 +165,13 @@ export async function endGrant(runtime: SpaceRuntime, user: string, grant: strin
  * them is signed out in every process before anything slow happens) and leave the index; only
  * then are they revoked at Space where due, in parallel, each within its time limit.
  */
-async function endGrants(runtime: SpaceRuntime, user: string, grants: Array<[string, number]>): Promise<void> {
+async function endGrants(runtime: SpaceRuntime, user: string, grants: Array<[string, number]>, reason = 'ended_everywhere'): Promise<void> {
   if (grants.length === 0) return;
   const life = (ttl: number) => Math.max(ttl, runtime.settings.tokenTTL);
   const records = await Promise.all(grants.map(([grant]) => runtime.records.read(grant).catch(() => undefined)));
   await Promise.all(grants.map(([grant, ttl]) => runtime.engine.end(grant, life(ttl))));
   await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], grants.map(([grant]) => grant));
-  for (const [grant] of grants) runtime.emit({ event: 'session.ended', reason: 'ended_everywhere', grant: fingerprint(grant, 12) });
+  for (const [grant] of grants) runtime.emit({ event: 'session.ended', reason, grant: fingerprint(grant, 12) });
   await Promise.all(grants.map(([grant, ttl], i) => {
     const record = records[i];
     return runtime.finish(grant, { revoke: true, ttl: life(ttl), ...(record && !isEnded(record) ? { tokens: record } : {}) }).catch(() => undefined);

@@ -5,6 +5,7 @@ import { isRedisOutage, localPath, onlyKnown, RedisUnavailableError, SpaceSessio
 import { answerSignedOut, answerUnavailable, requestPath } from '../web';
 import { guardStore, MOUNT_ORDER, passportSessionMissing, sessionOf } from '../session';
 import { touchSession } from '../members';
+import { guardLifetimes } from '../lifetimes';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
 import { isFresh, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
@@ -43,6 +44,8 @@ type Answer = { kind: 'next' } | { kind: 'ended' } | { kind: 'unavailable'; retr
  * - Space or Redis away: the session is kept; the request goes on with the current token if
  *   it has not expired yet, else 503 with `Retry-After`. Never a hang, never a sign-out.
  * - The sign-out route (`signOutPath`, POST) is never held up by a renewal.
+ * - With the shared `idleTimeout` or `absoluteTimeout`, a sign-in past either ends here, in every
+ *   process, and the member is answered as signed out (docs/operations.md).
  */
 export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHandler {
   onlyKnown(OWNER, options ?? {}, TOKEN_REFRESH_OPTION_NAMES);
@@ -105,6 +108,11 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
   const middleware = function spaceTokenRefreshMiddleware(req: Request, res: Response, next: NextFunction): void {
     bindRequest(req, strategy.runtime);
     guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, strategy.runtime.emit);
+    // A sign-in past idleTimeout or absoluteTimeout ends here, before anything else is done for it.
+    guardLifetimes(strategy.runtime, req, res, next, () => serve(req, res, next));
+  };
+
+  const serve = (req: Request, res: Response, next: NextFunction): void => {
     const runtime = strategy.runtime;
     const session = sessionOf(req);
     // Mounted in the wrong order, it would see no sign-in and let every route fail later with a

@@ -2,6 +2,7 @@ import type { Request } from 'express';
 import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from '../core';
 import { signInCookieOf, type SpaceVerified } from '../config';
 import { describeAgent, noteSignIn, recordSignIn, signInTokens } from '../members';
+import { startLife } from '../lifetimes';
 import { sessionOf } from '../session';
 import type { SpaceProfile } from '../space';
 import { fingerprint } from '../store';
@@ -126,7 +127,7 @@ async function complete(strategy: SignInHost, req: Request, options: SpaceAuthen
     // The sign-in's record (its tokens) and its entry in the user's index, sent while Passport
     // stores the new session (one round trip to Redis for the three), awaited before the answer.
     let writes: Promise<unknown> | undefined;
-    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(runtime, req, stored, profile.id, offered), noteSignIn(runtime, req, stored, profile.id)]));
+    const writeSignIn = (): Promise<unknown> => (writes ??= Promise.all([recordSignIn(runtime, req, stored, profile.id, offered), noteSignIn(runtime, req, stored, profile.id), startLife(runtime, req, stored.grant)]));
     runtime.session.carryThroughLogIn(req, stored, signIn.returnTo, async (loginErr) => {
       if (loginErr) {
         // The session was not stored: a record written for it is ended, not left to be listed.

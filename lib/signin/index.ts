@@ -7,5 +7,5 @@ export { completeSignIn } from './callback';
 export { forgetSignInCompleted } from './diagnose';
 export { gate } from './gate';
 export type { SpaceAuthInfo, SpaceAuthenticateOptions } from './host';
-export { PendingStore } from './pending';
+export { browserOf, PendingStore } from './pending';
 export { createSignInURL, startSignIn } from './start';

@@ -12,3 +12,4 @@ export type { KV } from './redis';
 export { ADD_PENDING, ATTACH_CONSENT, DETACH_CONSENT, EXTEND_SIGN_IN, OFFER_CONSENT, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
 export { isSealed, parseEncryptionKeys, seal, unseal } from './seal';
 export { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from './session-scripts';
+export { COUNT_REQUEST, LIST_MEMBERS, NOTE_MEMBER, PEEK_COUNT, READ_LIFE, TOUCH_LIFE } from './operations-scripts';

@@ -60,6 +60,24 @@ export class Keys {
     return `${this.prefix}{u:${user}}:sessions`;
   }
 
+  /** A sign-in's start and last activity (session lifetimes), beside its record. */
+  life(grant: string): string {
+    return `${this.prefix}{${grant}}:life`;
+  }
+
+  /**
+   * Every member with a sign-in in this app (hashes of their ids), for ending all sign-ins when
+   * the application is uninstalled. One key: its tag is fixed.
+   */
+  get allMembers(): string {
+    return `${this.prefix}{members}:all`;
+  }
+
+  /** One rate-limit counter: an endpoint and a bucket (a hash of the client address, or of the member, reduced to a bounded range). */
+  rateLimit(endpoint: string, bucket: string): string {
+    return `${this.prefix}{rl:${endpoint}:${bucket}}:count`;
+  }
+
   /** The application's token (spaceAppClient), cached for every process; `id` names the client, never its secret. */
   appToken(id: string): string {
     return `${this.prefix}{app:${id}}:token`;

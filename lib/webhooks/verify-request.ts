@@ -3,6 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { spaceAppClient, type SpaceAppClient } from '../app-client';
 import { isSpaceError, number, onlyKnown } from '../core';
 import { isRecord, KeySet, parseJSON, rs512 } from '../space';
+import { answerRateLimited, limiterOf, processLimiter, type RateLimiter } from '../rate-limits';
 import { readRawBody } from './raw-body';
 import type { SpaceStrategy } from '../strategy';
 import { audit, auditing, countUnavailable } from '../telemetry';
@@ -84,7 +85,9 @@ function sameSecret(a: string, b: string): boolean {
  * the payload. Signed requests must carry an `X-Space-Timestamp` within `tolerance` of now; a
  * request replayed inside that window is accepted again (keep handlers idempotent). On success
  * `req.spacePayload` (and `req.body`, if unset) holds the parsed payload; otherwise 401
- * `{ error: 'unauthorized' }` and the handler never runs.
+ * `{ error: 'unauthorized' }` and the handler never runs. An address whose requests were refused
+ * more than the shared `rateLimit.webhook` allows (the strategy's; without one, 60 a minute in this
+ * process) gets 429 with `Retry-After` until its window ends.
  *
  * ```ts
  * app.post('/space/endpoint', verifySpaceRequest({ strategy }), (req, res) => { ... req.spacePayload ... });
@@ -171,12 +174,22 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
     return { ok: false, reason: reasons.join('; ') };
   }
 
-  const refuse = (res: Response): void => {
+  // Requests refused are counted per address (the shared `rateLimit.webhook`): past the limit, an
+  // address gets 429 before its body is read or a signature checked. Space's own requests never count.
+  let ownLimiter: RateLimiter | undefined;
+  const limiter = (): RateLimiter => (options.strategy ? limiterOf(options.strategy.runtime) : (ownLimiter ??= processLimiter()));
+  const refuse = async (req: Request, res: Response): Promise<void> => {
+    await limiter().record(req, 'webhook');
     res.status(401).set('Cache-Control', 'no-store').json({ error: 'unauthorized' });
   };
 
   return function verifySpaceRequestMiddleware(req, res, next) {
     (async () => {
+      const limit = await limiter().peek(req, 'webhook');
+      if (!limit.ok) {
+        res.set('Connection', 'close');
+        return answerRateLimited(req, res, 'webhook', limit.retryAfter);
+      }
       const raw = await readRawBody(req, maxBytes);
       if (!raw.ok) {
         if (raw.reason === 'consumed') {
@@ -188,7 +201,7 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
           return;
         }
         rejected('the request body was cut off', req);
-        return refuse(res);
+        return refuse(req, res);
       }
       let result: { ok: boolean; reason: string };
       try {
@@ -201,7 +214,7 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
       }
       if (!result.ok) {
         rejected(result.reason, req);
-        return refuse(res);
+        return refuse(req, res);
       }
       const payload = parseJSON(raw.body.toString('utf8'));
       if (payload === undefined) {

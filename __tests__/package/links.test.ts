@@ -18,7 +18,7 @@ const REPOSITORY = pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, ''
 const LOCAL = /^https?:\/\/(localhost|127\.0\.0\.1)(:\d+)?(\/|$)/;
 
 /** The text with fenced code blocks blanked out (lines kept, so line numbers stay right). */
-export function withoutCode(markdown: string): string {
+export function withoutFences(markdown: string): string {
   const lines = markdown.split('\n');
   let fence: string | undefined;
   return lines.map((line) => {
@@ -31,9 +31,13 @@ export function withoutCode(markdown: string): string {
       if (line.trim().startsWith(fence) && line.trim().replace(/[`~]/g, '') === '') fence = undefined;
       return '';
     }
-    // Inline code spans hold examples, not links.
-    return line.replace(/(`+)[^`]*?\1/g, '');
+    return line;
   }).join('\n');
+}
+
+/** The text without code: fenced blocks and inline code spans, which hold examples, not links. */
+export function withoutCode(markdown: string): string {
+  return withoutFences(markdown).replace(/(`+)[^`]*?\1/g, '');
 }
 
 /** GitHub's anchor of a heading: its text lower-cased, punctuation dropped, spaces to hyphens. */
@@ -51,7 +55,7 @@ export function slug(heading: string): string {
 export function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const out = new Set<string>();
-  for (const line of withoutCode(markdown).split('\n')) {
+  for (const line of withoutFences(markdown).split('\n')) {
     const heading = /^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (heading) {
       const base = slug(heading[1]!);
@@ -131,8 +135,8 @@ describe('the checker itself', () => {
   });
 
   test('a repeated heading gets -1, -2; headings inside code blocks are not headings', () => {
-    const doc = '# Top\n\n## Same\n\n## Same\n\n```md\n## Not a heading\n```\n<a name="custom"></a>\n';
-    expect([...anchors(doc)].sort()).toEqual(['custom', 'same', 'same-1', 'top']);
+    const doc = '# Top\n\n## Same\n\n## Same\n\n## With `code`\n\n```md\n## Not a heading\n```\n<a name="custom"></a>\n';
+    expect([...anchors(doc)].sort()).toEqual(['custom', 'same', 'same-1', 'top', 'with-code']);
   });
 
   test('links are found in text, not in code; every form is read', () => {

@@ -17,4 +17,5 @@ export type { SpaceEmulatorRequest } from './requests.js';
 export type { SpaceEmulatorMembership, SpaceEmulatorMembershipInput, SpaceEmulatorRole, SpaceEmulatorTeam } from './directory.js';
 export type { SpaceEmulatorStats } from './bounds.js';
 export type { SpaceEmulatorDoors, SpaceEmulatorSendOptions, SpaceEmulatorSendMethod, SpaceEmulatorAppAnswer, SpaceEmulatorPermanentTokenOptions } from './doors.js';
+export type { SpaceEmulatorMintedToken } from './test-tokens.js';
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from './defaults.js';

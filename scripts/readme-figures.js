@@ -160,7 +160,7 @@ const RENDER = {
   ]),
 };
 
-const NUMBER = /(?<![\w.\/-])\d[\d,]*(?:\.\d+)?(?![\w\/-])/g;
+const NUMBER = /(?<![\w./-])\d[\d,]*(?:\.\d+)?(?![\w/-])/g;
 const OPEN = (name) => `<!-- figures:${name} -->`;
 const CLOSE = '<!-- /figures -->';
 

@@ -1,4 +1,4 @@
-// Every option table of the README's "Options" section lists exactly the options the code accepts:
+// Every option table of docs/options.md lists exactly the options the code accepts:
 // the names in the table equal the part's known-name list (the list its unknown-option check uses),
 // each listed name is accepted by the real part, and a name outside the list is a TypeError.
 import fs from 'node:fs';
@@ -20,16 +20,13 @@ import { VERIFY_REQUEST_OPTION_NAMES } from '../../lib/webhooks/verify-request';
 import { HEALTH_OPTION_NAMES } from '../../lib/health/health';
 import { SPACE_EVENTS_OPTION_NAMES } from '../../lib/space-events/space-events';
 
-const README = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+const OPTIONS_DOC = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'options.md'), 'utf8');
 
-/** The option names in the first table under each `### heading` of the "## Options" section. */
+/** The option names in the tables under each `## heading` of docs/options.md (one page, one part per heading). */
 export function optionTables(markdown: string): Map<string, string[]> {
-  const start = markdown.indexOf('\n## Options\n');
-  if (start < 0) throw new Error('README.md has no "## Options" section');
-  const end = markdown.indexOf('\n## ', start + 1);
-  const section = markdown.slice(start, end < 0 ? undefined : end);
+  if (!markdown.startsWith('# Options\n')) throw new Error('docs/options.md does not start with "# Options"');
   const tables = new Map<string, string[]>();
-  for (const part of section.split(/\n### /).slice(1)) {
+  for (const part of markdown.split(/\n## /).slice(1)) {
     const heading = part.slice(0, part.indexOf('\n')).trim();
     const rows = part.split('\n').filter((line) => line.startsWith('| `'));
     tables.set(heading, rows.map((row) => /^\| `([^`]+)` \|/.exec(row)![1]!));
@@ -49,7 +46,7 @@ interface Part {
   heading: string;
   /** Every name the code accepts. */
   known: readonly string[];
-  /** The names its README table lists (the shared settings have their own table). */
+  /** The names its table in docs/options.md lists (the shared settings have their own table). */
   documented: readonly string[];
   /** A working set of options. */
   base: () => Record<string, unknown>;
@@ -88,14 +85,14 @@ const PARTS: Part[] = [
     base: () => ({ strategy: newStrategy() }), make: (o) => spaceEvents(o) },
 ];
 
-const tables = optionTables(README);
+const tables = optionTables(OPTIONS_DOC);
 
-test('the README has one option table per part, and no table for a part the code does not have', () => {
+test('docs/options.md has one option table per part, and no table for a part the code does not have', () => {
   expect(sorted([...tables.keys()])).toEqual(sorted(PARTS.map((p) => p.heading)));
 });
 
 describe.each(PARTS)('$heading', (part) => {
-  test('its README table lists exactly the options the code accepts', () => {
+  test('its table in docs/options.md lists exactly the options the code accepts', () => {
     expect(sorted(tables.get(part.heading) ?? [])).toEqual(sorted(part.documented));
   });
 
@@ -116,6 +113,6 @@ describe.each(PARTS)('$heading', (part) => {
 });
 
 test('the table reader finds the names of the first column of each table', () => {
-  const doc = '# x\n\n## Options\n\n### A\n\ntext `b`\n\n| option | default |\n| --- | --- |\n| `one` | 1 |\n| `two` | 2 |\n\n### B\n\n| `three` | 3 |\n\n## Next\n\n| `four` | 4 |\n';
+  const doc = '# Options\n\nIntro `zero`\n\n| `zero` | 0 |\n\n## A\n\ntext `b`\n\n| option | default |\n| --- | --- |\n| `one` | 1 |\n| `two` | 2 |\n\n## B\n\n| `three` | 3 |\n';
   expect(optionTables(doc)).toEqual(new Map([['A', ['one', 'two']], ['B', ['three']]]));
 });

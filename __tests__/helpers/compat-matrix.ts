@@ -128,5 +128,11 @@ export function renderCompatibilityDoc(ranges: Ranges): string {
     'connect-redis 9 and later dropped ioredis support; use connect-redis 8 (`import { RedisStore } from',
     "'connect-redis'`) or 7 (`import RedisStore from 'connect-redis'`).",
     '',
+    `The matrix runs ioredis 5; \`npm install ioredis\` gives ioredis 6 today (\`${range(ranges, 'ioredis6')}\` in this`,
+    "repository). ioredis 6's answers to every Redis script of the library are checked in `npm test`",
+    '(`__tests__/store/redis-clients.test.ts`), and three app processes on ioredis 6 and connect-redis 8 sign in,',
+    'renew and sign out in `npm run test:scale` (`__tests__/store/scale.test.ts`). node-redis 5 with',
+    'connect-redis 9: [several-instances.md](several-instances.md).',
+    '',
   ].join('\n');
 }

@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { ANY_LOCAL_REDIRECT_URI, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, defaultUsers } from './defaults.js';
 import type { SpaceEmulatorOptions, SpaceEmulatorUser } from './options.js';
+
+export { isLoopbackHost } from './loopback.js';
 
 /** Default port of the CLI (tests use port 0 through the API instead). */
 export const CLI_DEFAULT_PORT = 8090;
@@ -35,6 +36,12 @@ Application:
                               (default: while the member holds none), once, every-exchange
   --auto-approve <user>       approve as this user (id or username) without a sign-in page
 
+Tokens for testing an API that accepts Space tokens (SpaceBearerStrategy):
+  --print-token <user>        print a personal token of this user (id or username) at start-up,
+                              repeatable; while it runs, POST /_emulator/tokens with user=<user>
+                              or app=<client id> mints more (loopback callers only)
+  --print-app-token           print an application token of the application at start-up
+
 Organization:
   --org-name <name>           organization name (default Acme Corp)
   --org-slogan <text>         organization slogan (default none)
@@ -56,11 +63,19 @@ export class CliUsageError extends Error {
   override name = 'CliUsageError';
 }
 
-/** Parsed command line: a help request, a version request, or emulator options. */
+/** Tokens to print once the emulator runs (`--print-token`, `--print-app-token`). */
+export interface CliTokens {
+  /** Usernames or ids, a personal token each. */
+  users: string[];
+  /** An application token of the CLI's application. */
+  app: boolean;
+}
+
+/** Parsed command line: a help request, a version request, or emulator options (and tokens to print, when asked). */
 export type CliArgs =
   | { help: true }
   | { help: false; version: true }
-  | { help: false; version?: undefined; options: SpaceEmulatorOptions };
+  | { help: false; version?: undefined; options: SpaceEmulatorOptions; tokens?: CliTokens };
 
 const FLAGS = {
   port: { type: 'string' },
@@ -73,6 +88,8 @@ const FLAGS = {
   'rotate-refresh-tokens': { type: 'boolean' },
   'refresh-tokens': { type: 'string' },
   'auto-approve': { type: 'string' },
+  'print-token': { type: 'string', multiple: true },
+  'print-app-token': { type: 'boolean' },
   'org-name': { type: 'string' },
   'org-slogan': { type: 'string' },
   user: { type: 'string', multiple: true },
@@ -216,14 +233,11 @@ export function parseCliArgs(argv: readonly string[]): CliArgs {
     if (unknown.length > 0) throw new CliUsageError(`--directory-file: unknown key "${unknown[0]}" (expected teams, roles, memberships)`);
     Object.assign(options, directory);
   }
-  return { help: false, options };
-}
 
-/** True for 127.0.0.0/8, ::1 (also IPv4-mapped loopback) and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost') return true;
-  const v4 = bare.startsWith('::ffff:') ? bare.slice('::ffff:'.length) : bare;
-  if (isIP(v4) === 4) return v4.startsWith('127.');
-  return isIP(bare) === 6 && /^(0{0,4}:){2,7}0{0,3}1$|^::1$/.test(bare);
+  const printTokens = values.get('print-token') ?? [];
+  if (printTokens.some((u) => u === '')) throw new CliUsageError('--print-token must not be empty');
+  if (printTokens.length > 0 || booleans.has('print-app-token')) {
+    return { help: false, options, tokens: { users: printTokens, app: booleans.has('print-app-token') } };
+  }
+  return { help: false, options };
 }

@@ -3,17 +3,19 @@
  * `space-emulator`: runs the Space emulator from the command line for local development.
  *
  * It prints the emulator's URL and its client credentials as ready-to-paste environment lines.
- * Those credentials are the emulator's own dummies (see defaults.ts), so printing them is intended;
- * nothing else (codes, tokens) is ever printed.
+ * Those credentials are the emulator's own dummies (see defaults.ts), so printing them is intended.
+ * Tokens are printed only when asked for (`--print-token`, `--print-app-token`): they are the
+ * emulator's own too, minted for testing an API; codes never are.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CliArgs, CLI_USAGE, CliUsageError, isLoopbackHost, parseCliArgs } from './cli-args.js';
+import { type CliArgs, CLI_USAGE, CliUsageError, type CliTokens, isLoopbackHost, parseCliArgs } from './cli-args.js';
 import { ANY_LOCAL_REDIRECT_URI, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_ORGANIZATION } from './defaults.js';
 import type { SpaceEmulatorOptions } from './options.js';
 import { startSpaceEmulator, type SpaceEmulator } from './server.js';
+import { TEST_TOKENS_PATH } from './test-tokens.js';
 
-export { CLI_DEFAULT_PORT, CLI_FLAGS, CLI_USAGE, CliUsageError, isLoopbackHost, parseCliArgs, type CliArgs } from './cli-args.js';
+export { CLI_DEFAULT_PORT, CLI_FLAGS, CLI_USAGE, CliUsageError, isLoopbackHost, parseCliArgs, type CliArgs, type CliTokens } from './cli-args.js';
 
 /** The package version, from the package.json two levels up (lib/emulator or dist/emulator). */
 export function packageVersion(): string {
@@ -46,12 +48,31 @@ export function banner(emulator: SpaceEmulator, options: SpaceEmulatorOptions): 
     `  organization:   ${options.organization?.name ?? DEFAULT_ORGANIZATION.name}`,
     `  teams:          ${emulator.teams.map((t) => t.name).join(', ') || 'none'}`,
     `  auto-approve:   ${[options.autoApprove ?? 'off (sign-in page)'].flat().join(', ')}`,
+    `  test tokens:    POST ${emulator.url}${TEST_TOKENS_PATH} with user=<username> or app=<client id>`,
     '',
     'For your .env:',
     `SPACE_URL=${emulator.url}`,
     `SPACE_CLIENT_ID=${client?.clientID ?? DEFAULT_CLIENT_ID}`,
     `SPACE_CLIENT_SECRET=${client?.clientSecret ?? DEFAULT_CLIENT_SECRET}`,
   ].join('\n');
+}
+
+/**
+ * The tokens asked for on the command line, as lines to print: `<username>: <token>` and
+ * `application <client id>: <token>`. Throws a TypeError for a user the emulator does not have.
+ */
+export function tokenLines(emulator: SpaceEmulator, options: SpaceEmulatorOptions, tokens: CliTokens): string {
+  const lines = ['Tokens for testing your API (Authorization: Bearer <token>; permanent, until the emulator stops):'];
+  for (const wanted of tokens.users) {
+    const user = emulator.users.find((u) => u.id === wanted || u.username === wanted);
+    if (!user) throw new TypeError(`--print-token: no user with id or username "${wanted}"`);
+    lines.push(`${user.username}: ${emulator.mintPersonalToken(user.id)}`);
+  }
+  if (tokens.app) {
+    const clientID = options.clients?.[0]?.clientID ?? DEFAULT_CLIENT_ID;
+    lines.push(`application ${clientID}: ${emulator.mintApplicationToken(clientID)}`);
+  }
+  return lines.join('\n');
 }
 
 /**
@@ -79,11 +100,15 @@ export async function runCli(argv: readonly string[], io: CliIO = processIO): Pr
   if (host !== undefined && !isLoopbackHost(host)) {
     io.err(`space-emulator: warning: --host ${host} is not a loopback address; anyone who can reach it can sign in as any emulated user`);
   }
+  let emulator: SpaceEmulator | undefined;
   try {
-    const emulator = await startSpaceEmulator(args.options);
+    emulator = await startSpaceEmulator(args.options);
+    const tokens = args.tokens ? tokenLines(emulator, args.options, args.tokens) : undefined;
     io.out(banner(emulator, args.options));
+    if (tokens) io.out(`\n${tokens}`);
     return emulator;
   } catch (err) {
+    await emulator?.close();
     io.err(`space-emulator: ${err instanceof Error ? err.message : String(err)}`);
     return err instanceof TypeError ? 2 : 1;
   }

@@ -42,4 +42,6 @@ export interface EmulatorRequest {
   readonly form: Params | null;
   /** Adds a note to this request's log entry (see `SpaceEmulatorRequest.warnings`). */
   warn(message: string): void;
+  /** The caller's IP address, as the socket has it (test-tokens.ts answers loopback callers only). */
+  readonly remoteAddress?: string | undefined;
 }

@@ -18,4 +18,5 @@ export type { SpaceEmulatorMembership, SpaceEmulatorMembershipInput, SpaceEmulat
 export type { SpaceEmulatorStats } from './bounds.js';
 export type { SpaceEmulatorDoors, SpaceEmulatorSendOptions, SpaceEmulatorSendMethod, SpaceEmulatorAppAnswer, SpaceEmulatorPermanentTokenOptions } from './doors.js';
 export type { SpaceEmulatorEventKind, SpaceEmulatorEventOptions, SpaceEmulatorEvents } from './events.js';
+export type { SpaceEmulatorMintedToken } from './test-tokens.js';
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from './defaults.js';

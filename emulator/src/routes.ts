@@ -10,6 +10,7 @@ import { handleApprove, handleAuthorize } from './authorize.js';
 import type { EmulatorRequest, EmulatorState } from './context.js';
 import { apiError, jsonReply, type Reply } from './reply.js';
 import { handleMemberships, MEMBERSHIPS_PATH } from './memberships.js';
+import { handleMintToken, TEST_TOKENS_PATH } from './test-tokens.js';
 import { handleToken } from './token.js';
 
 type Handler = (state: EmulatorState, req: EmulatorRequest) => Reply;
@@ -28,6 +29,8 @@ const ROUTES: ReadonlyMap<string, Readonly<Record<string, Handler>>> = new Map<s
   ['/api/http/organization', { GET: handleOrganization }],
   [REVOKE_SELF_PATH, { DELETE: handleRevokeSelf }],
   [MEMBERSHIPS_PATH, { GET: handleMemberships }],
+  // The emulator's own: not a Space endpoint.
+  [TEST_TOKENS_PATH, { POST: handleMintToken }],
 ]);
 
 /** Attachments live under `/d/<id>` (docs/space-api.md#avatars). */

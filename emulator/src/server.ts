@@ -134,7 +134,9 @@ export async function startSpaceEmulator(options: SpaceEmulatorOptions = {}): Pr
       faulted: false,
     });
     if (aborted || transport.isClosed) return;
-    const request: EmulatorRequest = { method, path, query, headers: req.headers, mediaType, form, warn: (m) => record.warnings.push(m) };
+    const request: EmulatorRequest = {
+      method, path, query, headers: req.headers, mediaType, form, warn: (m) => record.warnings.push(m), remoteAddress: req.socket.remoteAddress,
+    };
 
     const fault = faults.take(method, path, form?.get('grant_type'));
     if (fault) record.faulted = true;

@@ -4,11 +4,11 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
-import type { SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { startSpaceEmulator, type SpaceEmulator, type SpaceEmulatorMintedToken } from 'passport-jetbrains-space/emulator';
 import { CLI_FLAGS, CLI_USAGE, CliUsageError, isLoopbackHost, parseCliArgs, runCli } from '../src/cli';
-import { api, authorize, signIn } from '../../__tests__/helpers/emulator';
+import { api, authorize, PROFILE, signIn } from '../../__tests__/helpers/emulator';
 
 function collector() {
   const out: string[] = [];
@@ -210,6 +210,125 @@ describe('organization, users and directory flags', () => {
     ['0.0.0.0', false], ['::', false], ['192.168.1.5', false], ['128.0.0.1', false], ['example.com', false], ['localhost.example.com', false],
   ])('isLoopbackHost(%s) is %s', (host, expected) => {
     expect(isLoopbackHost(host)).toBe(expected);
+  });
+});
+
+describe('tokens for testing an API: --print-token, --print-app-token and POST /_emulator/tokens', () => {
+  let running: SpaceEmulator | undefined;
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  /** Who the emulator's API says a token belongs to. */
+  async function whoseToken(space: SpaceEmulator, token: string): Promise<string> {
+    const asUser = await api(space, `${PROFILE}?$fields=username`, token);
+    if (asUser.status === 200) return `user ${((await asUser.json()) as { username: string }).username}`;
+    const asApp = await api(space, '/api/http/applications/me', token);
+    if (asApp.status === 200) return `application ${((await asApp.json()) as { clientId: string }).clientId}`;
+    return `refused ${asUser.status}/${asApp.status}`;
+  }
+
+  test('parseCliArgs: --print-token repeats, --print-app-token takes no value; without them there is nothing to print', () => {
+    expect(parseCliArgs(['--print-token', 'john.doe', '--print-token=jane.roe', '--print-app-token'])).toMatchObject({ tokens: { users: ['john.doe', 'jane.roe'], app: true } });
+    expect(parseCliArgs(['--print-app-token'])).toMatchObject({ tokens: { users: [], app: true } });
+    expect(parseCliArgs([])).not.toHaveProperty('tokens');
+    expect(() => parseCliArgs(['--print-app-token=yes'])).toThrow(/takes no value/);
+    expect(() => parseCliArgs(['--print-token'])).toThrow(/--print-token needs a value/);
+    expect(() => parseCliArgs(['--print-token='])).toThrow(/must not be empty/);
+  });
+
+  test('prints a personal token per --print-token user and an application token, each accepted by the API as its owner', async () => {
+    const c = collector();
+    const result = await runCli(['--port', '0', '--client-id', 'my-app', '--print-token', 'jane.roe', '--print-token', '2asfen24Jx6u', '--print-app-token'], c.io);
+    if (typeof result === 'number') throw new Error(`exit ${result}: ${c.err.join('\n')}`);
+    running = result;
+    const lines = c.out.join('\n').split('\n');
+    const token = (label: string) => lines.find((l) => l.startsWith(`${label}: `))?.slice(label.length + 2) ?? '';
+    expect(await whoseToken(result, token('jane.roe'))).toBe('user jane.roe');
+    expect(await whoseToken(result, token('john.doe'))).toBe('user john.doe');
+    expect(await whoseToken(result, token('application my-app'))).toBe('application my-app');
+    expect(c.out.join('\n')).toContain(`POST ${result.url}/_emulator/tokens`);
+  });
+
+  test('an unknown --print-token user exits 2 and leaves no server running', async () => {
+    const c = collector();
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const p = (probe.address() as { port: number }).port;
+        probe.close(() => resolve(p));
+      });
+    });
+    expect(await runCli(['--port', String(port), '--print-token', 'ghost'], c.io)).toBe(2);
+    expect(c.err.join('\n')).toMatch(/--print-token: no user with id or username "ghost"/);
+    expect(c.out).toEqual([]);
+    // The port is free again: the emulator that started was closed.
+    const again = await runCli(['--port', String(port)], collector().io);
+    if (typeof again === 'number') throw new Error(`port ${port} still taken (exit ${again})`);
+    running = again;
+  });
+
+  test('POST /_emulator/tokens mints personal and application tokens, as JSON or bare text', async () => {
+    running = await startSpaceEmulator({ port: 0 });
+    const mint = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${running!.url}/_emulator/tokens`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers }, body });
+
+    const personal = await mint('user=john.doe&expiresIn=3600');
+    expect(personal.status).toBe(200);
+    expect(personal.headers.get('cache-control')).toBe('no-store');
+    const minted = (await personal.json()) as SpaceEmulatorMintedToken;
+    expect(minted).toEqual({ token: expect.any(String), principal: 'user', username: 'john.doe', expiresIn: 3600 });
+    expect(await whoseToken(running, minted.token)).toBe('user john.doe');
+
+    const app = (await (await mint('app=')).json()) as SpaceEmulatorMintedToken;
+    expect(app).toMatchObject({ principal: 'application', clientId: 'space-emulator-client', expiresIn: null });
+    expect(await whoseToken(running, app.token)).toBe('application space-emulator-client');
+
+    const text = await mint('user=jane.roe', { Accept: 'text/plain' });
+    expect(text.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await whoseToken(running, (await text.text()).trim())).toBe('user jane.roe');
+
+    const viaQuery = await fetch(`${running.url}/_emulator/tokens?user=jane.roe`, { method: 'POST' });
+    expect(viaQuery.status).toBe(200);
+  });
+
+  test.each([
+    ['', 400, 'invalid-request'],
+    ['user=john.doe&app=', 400, 'invalid-request'],
+    ['user=john.doe&user=jane.roe', 400, 'invalid-request'],
+    ['user=john.doe&expiresIn=0', 400, 'invalid-request'],
+    ['user=john.doe&expiresIn=1.5', 400, 'invalid-request'],
+    ['user=john.doe&scope=', 400, 'invalid-request'],
+    ['user=ghost', 404, 'not-found'],
+    ['app=no-such-app', 404, 'not-found'],
+  ])('POST /_emulator/tokens with %j answers %i %s, echoing nothing', async (body, status, error) => {
+    running = await startSpaceEmulator({ port: 0 });
+    const res = await fetch(`${running.url}/_emulator/tokens`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body });
+    const answer = (await res.json()) as { error: string; error_description: string };
+    expect({ status: res.status, error: answer.error }).toEqual({ status, error });
+    expect(answer.error_description).not.toMatch(/ghost|no-such-app/);
+  });
+
+  test('GET /_emulator/tokens is 405: minting takes a POST', async () => {
+    running = await startSpaceEmulator({ port: 0 });
+    const res = await fetch(`${running.url}/_emulator/tokens?user=john.doe`);
+    expect(res.status).toBe(405);
+  });
+
+  // A caller on another address of this machine is not a loopback caller. Machines with no
+  // address but loopback cannot run this test.
+  const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  (external ? test : test.skip)(`refuses callers that are not on a loopback address (${external ?? 'none here'}) with 403`, async () => {
+    running = await startSpaceEmulator({ port: 0, host: '0.0.0.0' });
+    const res = await fetch(`http://${external}:${running.port}/_emulator/tokens`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'user=john.doe',
+    });
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toBe('permission-denied');
+    const local = await fetch(`http://127.0.0.1:${running.port}/_emulator/tokens`, {
+      method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'user=john.doe',
+    });
+    expect(local.status).toBe(200);
   });
 });
 

@@ -3,7 +3,7 @@ import { RedisUnavailableError, SpaceAuthorizationError, SpaceTokenError } from 
 import { signInCookieOf, type SpaceVerified } from '../config';
 import { noteSignIn, recordSignIn, signInTokens } from '../members';
 import { sessionOf } from '../session';
-import type { SpaceProfile } from '../space';
+import { cleanText, type SpaceProfile } from '../space';
 import { fingerprint } from '../store';
 import type { StoredTokenSet } from '../tokens';
 import { answerSignInFailed, answerUnavailable } from '../web';
@@ -66,8 +66,9 @@ export async function completeSignIn(strategy: SignInHost, req: Request, options
   if (query.error !== undefined) {
     // The state matched, so this error really comes from the sign-in this browser started.
     if (query.error === 'access_denied') return fail({ message: 'Sign-in was cancelled in Space' }, 401, 'access_denied');
-    const error = String(query.error).slice(0, 100);
-    const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+    // Outside text: made one printable line, and capped, before anything uses it.
+    const error = cleanText(query.error, [], 100) || 'unknown_error';
+    const description = cleanText(query.error_description) || undefined;
     runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
     return strategy.error(new SpaceAuthorizationError(
       `Space refused the sign-in: ${error}${description ? `: "${description}"` : ''}`,

@@ -133,6 +133,20 @@ describe('with a shared Redis', () => {
     expect(space.count('/oauth/token', CC)).toBe(2);
   });
 
+  test('with encryption keys, a plain token in place of the sealed one is refused: a new one is fetched', async () => {
+    const keyPrefix = `${prefix}sealed:`;
+    const strategy = new SpaceStrategy({ ...credentials(), callbackURL: '/cb', redis, keyPrefix, encryptionKeys: ['c'.repeat(64)] }, (_a, _r, p, done) => done(null, p));
+    const first = await spaceAppClient({ strategy }).token();
+    const [key] = await keysUnder(redis, keyPrefix);
+    expect(await redis.get(key!)).toMatch(/^s1\./);
+    await redis.set(key!, JSON.stringify({ accessToken: 'planted-app-token', expiresAt: Date.now() + 3_600_000, issuedAt: Date.now(), tokenType: 'Bearer', scope: '**' }), 'PX', 600_000);
+    // Another client (nothing cached) reads the shared store.
+    const second = await spaceAppClient({ strategy }).token();
+    expect(second.accessToken).not.toBe('planted-app-token');
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(space.count('/oauth/token', CC)).toBe(2);
+  });
+
   test('with Redis unreachable the client still gets its own token', async () => {
     const dead = await connectRedis(REDIS_URL, { lazyConnect: true });
     dead.disconnect();

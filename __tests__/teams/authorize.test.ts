@@ -272,6 +272,26 @@ describe('freshness', () => {
   });
 });
 
+describe('sealed facts', () => {
+  test('with encryption keys, plain facts in place of the sealed ones are refused: Space is asked again', async () => {
+    const keys = { encryptionKeys: ['b'.repeat(64)] };
+    const app = await startApp({ '/secret': { teams: ['Secret'] } }, keys);
+    const before = new Set(await keysUnder(redis, `${prefix}space:`));
+    const john = await signedIn(app, 'john.doe');
+    expect((await json(john, '/secret')).status).toBe(403);
+    const key = (await keysUnder(redis, `${prefix}space:`)).find((k) => !before.has(k) && k.endsWith(':member'))!;
+    // Facts of the attacker's: John in a team he is not in.
+    const forged = { id: '2asfen24Jx6u', username: 'john.doe', emails: [], roles: [], teams: [{ id: 't-secret', name: 'Secret', path: ['Secret'], pathIds: ['t-secret'], lead: false }] };
+    await redis.set(key, JSON.stringify({ member: forged, at: Date.now() }), 'PX', 600_000);
+    // Another app process, which has nothing cached, with the same cookie.
+    const other = await startApp({ '/secret': { teams: ['Secret'] } }, keys);
+    space.resetRequests();
+    const res = await request(other.url).get('/secret').set('Accept', 'application/json').set('Cookie', (await john.get('/nothing')).request.cookies);
+    expect(res.status).toBe(403);
+    expect(space.count(MEMBERSHIPS)).toBe(1);
+  });
+});
+
 describe('paging and depth', () => {
   test('every page of memberships is read; ancestors are seen up to four levels above a team', async () => {
     const teams = [{ id: 'root', name: 'Initech' }, { id: 'l1', name: 'L1', parentId: 'root' }, { id: 'l2', name: 'L2', parentId: 'l1' },

@@ -10,5 +10,6 @@ export { RedisLock } from './lock';
 export { kvFor } from './redis';
 export type { KV } from './redis';
 export { ADD_PENDING, ATTACH_CONSENT, DETACH_CONSENT, END_RECORD, EXTEND_SIGN_IN, OFFER_CONSENT, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
-export { isSealed, parseEncryptionKeys, seal, unseal } from './seal';
+export { isSealed, openStored, parseEncryptionKeys, seal, unseal } from './seal';
+export type { Opened } from './seal';
 export { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from './session-scripts';

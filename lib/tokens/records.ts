@@ -1,4 +1,4 @@
-import { isSealed, type Keys, type KV, END_RECORD, RedisLock, seal, unseal, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
+import { END_RECORD, type Keys, type KV, openStored, RedisLock, seal, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from '../core';
 
@@ -42,12 +42,13 @@ export class RecordStore {
     }
     if (!isRecord(value)) return undefined;
     if (value.ended === true) return { ended: true, version: ENDED_VERSION };
-    if (isSealed(value.sealed)) {
-      const plain = this.encryption.length ? unseal(this.encryption, value.sealed, this.place(grant)) : undefined;
-      // No key opens it (a key was retired, or the value was moved): the sign-in has ended.
-      if (plain === undefined) return { ended: true, version: ENDED_VERSION };
+    const opened = openStored(this.encryption, value.sealed, this.place(grant));
+    // No key opens it (a key was retired, or the value was moved), or it is plain while keys
+    // are set (not written by us): the sign-in has ended, its tokens are never used.
+    if (!opened.ok) return { ended: true, version: ENDED_VERSION };
+    if ('text' in opened) {
       try {
-        value = JSON.parse(plain);
+        value = JSON.parse(opened.text);
       } catch {
         return { ended: true, version: ENDED_VERSION };
       }

@@ -1,5 +1,5 @@
-import { parseEncryptionKeys, redisKind } from '../store';
-import { fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
+import { parseEncryptionKeys, REDIS_EXPECTED, redisKind } from '../store';
+import { describeGiven, fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -81,10 +81,7 @@ interface Entry<T> {
 
 function redisClient(owner: string, value: unknown): unknown {
   if (value === undefined) return undefined;
-  if (!redisKind(value)) {
-    const what = value === null ? 'null' : typeof value === 'object' ? `an object with keys ${Object.keys(value as object).slice(0, 6).join(', ')}` : typeof value;
-    throw new TypeError(`${owner} option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got ${what}`);
-  }
+  if (!redisKind(value)) throw new TypeError(`${owner} option "redis" must be ${REDIS_EXPECTED}, got ${describeGiven(value)}`);
   return value;
 }
 

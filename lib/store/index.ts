@@ -3,7 +3,7 @@
  * an in-process twin; the Lua scripts; every key name (hash-tagged, never a secret); sealing at
  * rest; the sealed-record store and the lock the stores share; Redis's clock.
  */
-export { redisKind } from './clients';
+export { REDIS_EXPECTED, redisKind } from './clients';
 export { SharedClock } from './clock';
 export { Keys, fingerprint, memberHash } from './key-names';
 export { RedisLock } from './lock';

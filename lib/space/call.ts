@@ -1,5 +1,5 @@
 import { isRecord, SpaceError, type SpaceErrorCode, type SpaceErrorDetails } from '../core';
-import { type AnswerHeaders, SpaceAgents, send } from './transport';
+import { type AnswerHeaders, NotResentError, SpaceAgents, send } from './transport';
 
 type SpaceErrorClass = new (message: string, details: SpaceErrorDetails) => SpaceError;
 
@@ -82,6 +82,9 @@ export async function callSpace(call: SpaceCall): Promise<SpaceAnswer> {
     }
     if (ended === 'aborted') {
       throw fail('SPACE_UNREACHABLE', `${call.what} call was aborted (${where})`, { cause: err });
+    }
+    if (err instanceof NotResentError) {
+      throw fail('SPACE_UNREACHABLE', `${call.what} closed a reused connection without answering (${err.code}); the request was not sent again, as Space may already have processed it (${where})`, { cause: err });
     }
     const reason = networkReason(err);
     throw fail('SPACE_UNREACHABLE', `Could not reach ${call.what}: ${reason} (${where})`, { cause: err });

@@ -74,7 +74,7 @@ export type { SpaceEventOutcome, SpaceEventsOptions } from './space-events';
 export type RedisLike = object;
 export type { SpaceSessionData } from './augment';
 export { spaceAuthorize } from './teams';
-export type { SpaceAuthorizeOptions } from './teams';
+export type { SpaceAuthorizeOptions, SpaceAuthorizeUser } from './teams';
 export type { SpaceMember, SpaceMemberTeam, SpaceMemberRole } from './teams';
 export { spaceSessions, endSpaceSessionsOf } from './signout';
 export type { SpaceSessions, SpaceSessionInfo } from './signout';

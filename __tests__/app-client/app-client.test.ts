@@ -3,8 +3,9 @@
  * Client Credentials token, cached, single-flight in one process and across processes.
  */
 import type Redis from 'ioredis';
-import { SpaceStrategy, spaceAppClient, isSpaceError } from 'passport-jetbrains-space';
+import { SpaceStrategy, spaceApi, spaceAppClient, isSpaceError } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
+import { signIn, startTestApp } from '../helpers/app';
 import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis';
 import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
@@ -133,6 +134,20 @@ describe('with a shared Redis', () => {
     expect(space.count('/oauth/token', CC)).toBe(2);
   });
 
+  test('with encryption keys, a plain token in place of the sealed one is refused: a new one is fetched', async () => {
+    const keyPrefix = `${prefix}sealed:`;
+    const strategy = new SpaceStrategy({ ...credentials(), callbackURL: '/cb', redis, keyPrefix, encryptionKeys: ['c'.repeat(64)] }, (_a, _r, p, done) => done(null, p));
+    const first = await spaceAppClient({ strategy }).token();
+    const [key] = await keysUnder(redis, keyPrefix);
+    expect(await redis.get(key!)).toMatch(/^s1\./);
+    await redis.set(key!, JSON.stringify({ accessToken: 'planted-app-token', expiresAt: Date.now() + 3_600_000, issuedAt: Date.now(), tokenType: 'Bearer', scope: '**' }), 'PX', 600_000);
+    // Another client (nothing cached) reads the shared store.
+    const second = await spaceAppClient({ strategy }).token();
+    expect(second.accessToken).not.toBe('planted-app-token');
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(space.count('/oauth/token', CC)).toBe(2);
+  });
+
   test('with Redis unreachable the client still gets its own token', async () => {
     const dead = await connectRedis(REDIS_URL, { lazyConnect: true });
     dead.disconnect();
@@ -160,6 +175,63 @@ describe('with a shared Redis', () => {
       expect(await keysUnder(redis, keyPrefix)).toEqual([expect.stringMatching(/:token$/)]);
     } finally {
       await stopWorkers(workers);
+    }
+  });
+});
+
+describe('API paths given to spaceApi and spaceAppClient', () => {
+  const ESCAPES = [
+    ['profiles/../../../oauth/x', /"\." or "\.\." segment/],
+    ['team-directory/%2e%2e/%2E%2E/oauth/x', /"\." or "\.\." segment/],
+    ['team-directory\\..\\..\\oauth\\x', /a "\\" or an encoded "\/" inside a segment/],
+    ['applications/clientId:x%2F..%2F..%2Foauth', /a "\\" or an encoded "\/" inside a segment/],
+    ['team-directory/profiles?$fields=id', /"\?" or "#"/],
+    ['team-directory/profiles#x', /"\?" or "#"/],
+  ] as const;
+  /** The paths Space saw since the last reset. */
+  const seen = () => space.requests.map((r) => r.path);
+
+  test.each(ESCAPES)('spaceAppClient refuses %j before anything is sent', async (path, why) => {
+    const app = spaceAppClient(credentials());
+    await app.token();
+    space.resetRequests();
+    await expect(app.get(path)).rejects.toThrow(TypeError);
+    await expect(app.get(path)).rejects.toThrow(why);
+    expect(seen()).toEqual([]);
+  });
+
+  test('spaceAppClient encodes what a path segment may not hold as it is, and keeps escapes already made', async () => {
+    const app = spaceAppClient(credentials());
+    await app.token();
+    space.resetRequests();
+    await expect(app.get(`applications/clientId:${encodeURIComponent('a b')}|c^d[e]%/public-keys`)).rejects.toMatchObject({ status: 404 });
+    expect(seen()).toEqual(['/api/http/applications/clientId:a%20b%7Cc%5Ed%5Be%5D%25/public-keys']);
+  });
+
+  test('spaceApi(req) refuses a path that leaves /api/http/, and sends nothing', async () => {
+    space.setAutoApprove('john.doe');
+    const app = await startTestApp({ spaceURL: space.url, clientID: APP.clientID, clientSecret: APP.clientSecret, redis, prefix: `${prefix}api:`, refresh: {} });
+    app.app.get('/call', async (req, res) => {
+      try {
+        res.json(await spaceApi(req).get(String(req.query.path)));
+      } catch (err) {
+        res.status(500).json({ name: (err as Error).name, message: (err as Error).message });
+      }
+    });
+    try {
+      const agent = app.agent();
+      await signIn(agent);
+      for (const [path, why] of ESCAPES) {
+        space.resetRequests();
+        const res = await agent.get('/call').query({ path });
+        expect({ path, status: res.status, name: res.body.name }).toEqual({ path, status: 500, name: 'TypeError' });
+        expect(res.body.message).toMatch(why);
+        expect(seen()).toEqual([]);
+      }
+      // A path that stays where it should still works.
+      expect((await agent.get('/call').query({ path: 'team-directory/profiles/me' })).body.username).toBe('john.doe');
+    } finally {
+      await app.close();
     }
   });
 });

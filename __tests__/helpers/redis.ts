@@ -77,11 +77,12 @@ export interface OwnRedis {
   start(): Promise<void>;
 }
 
-export async function startOwnRedis(): Promise<OwnRedis> {
+/** `args` are given to redis-server after the defaults (and win over them), e.g. `['--save', '3600 1']`. */
+export async function startOwnRedis(args: string[] = []): Promise<OwnRedis> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local', ...args], {
       stdio: 'ignore',
     });
     const deadline = Date.now() + 5000;

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
-import { endSpaceSessionsOf, SpaceStrategy, spaceTokenRefresh, type SpaceTokenEvent } from 'passport-jetbrains-space';
+import { endSpaceSessionsOf, SpaceStrategy, spaceAppClient, spaceTokenRefresh, type SpaceTokenEvent } from 'passport-jetbrains-space';
 import { fingerprint, signIn, startTestApp, type TestApp } from '../helpers/app';
 import { connectRedis, deleteKeys, keysUnder, sessionTokens as tokensOf, uniquePrefix } from '../helpers/redis';
 
@@ -339,12 +339,33 @@ describe('spaceTokenRefresh', () => {
   });
 });
 
+describe('a "redis" option that is not a client says what it got', () => {
+  class SessionCache { private readonly entries = new Map<string, string>(); }
+  class Empty {}
+  test.each([
+    ['a Map', () => new Map([['k', 'v']]), 'got a Map with 1 entry'],
+    ['an instance of a class', () => new SessionCache(), 'got an instance of SessionCache with keys entries'],
+    ['an instance without own keys', () => new Empty(), 'got an instance of Empty with no own keys'],
+    ['the client class itself', () => class Redis {}, 'got the function or class "Redis" itself (an instance is expected, e.g. new Redis(...))'],
+    ['a URL string (never echoed)', () => 'redis://:hunter2@redis.internal:6379', 'got a string'],
+  ])('%s', (_name, value, got) => {
+    const expected = 'must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), ';
+    const make = () => new SpaceStrategy({ spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', callbackURL: '/cb', redis: value() }, (_a, _r, p, d) => d(null, p));
+    expect(make).toThrow(TypeError);
+    expect(make).toThrow(`SpaceStrategy option "redis" ${expected}${got}`);
+    expect(make).not.toThrow(/hunter2/);
+    const appClient = () => spaceAppClient({ spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', redis: value() });
+    expect(appClient).toThrow(`spaceAppClient option "redis" ${expected}${got}`);
+    expect(appClient).not.toThrow(/hunter2/);
+  });
+});
+
 describe('spaceTokenRefresh options', () => {
   const strategy = () => new SpaceStrategy({ spaceURL: 'https://acme.jetbrains.space', clientID: 'id', clientSecret: 'secret', callbackURL: '/cb' }, (_a, _r, p, d) => d(null, p));
   test.each([
     [() => ({}), 'requires a "strategy" option'],
     [() => ({ strategy: {} }), 'requires a "strategy" option'],
-    [() => ({ strategy: strategy(), redis: {} }), 'option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got an object with keys'],
+    [() => ({ strategy: strategy(), redis: {} }), 'option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got an empty object'],
     [() => ({ strategy: strategy(), redis: { get() {}, eval() {} } }), 'got an object with keys get, eval'],
     [() => ({ strategy: strategy(), skew: -1 }), 'option "skew" must be an integer >= 0'],
     [() => ({ strategy: strategy(), lockTTL: 1500.5 }), 'option "lockTTL" must be an integer >= 100'],

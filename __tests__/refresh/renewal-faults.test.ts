@@ -170,6 +170,19 @@ describe('3. no two refreshes with one refresh token', () => {
     expect(next.status).toBe(200);
     expect(next.body.token).not.toBe(a.token);
   });
+
+  test('a token request on a reused connection that Space drops unanswered is not sent again', async () => {
+    await setUp();
+    const a = await signedIn();
+    await untilExpired(); // the pooled connection of the sign-in's calls is still open (keep-alive)
+    space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, reset: true });
+    const r = await a.get('/api/token');
+    expect(r.status).toBe(503);
+    expect(refreshRequests()).toBe(1);
+    expect(events).toContainEqual(expect.objectContaining({
+      event: 'token.refresh_failed', reason: 'SPACE_UNREACHABLE', message: expect.stringContaining('was not sent again'),
+    }));
+  });
 });
 
 describe('4. the write\'s answer counts', () => {

@@ -1,8 +1,10 @@
+import { format } from 'node:util';
+import createDebug from 'debug';
 import type Redis from 'ioredis';
 import express from 'express';
 import passport from 'passport';
 import request from 'supertest';
-import { SpaceStrategy } from 'passport-jetbrains-space';
+import { SpaceStrategy, type SpaceTokenEvent } from 'passport-jetbrains-space';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { startTestApp, type TestApp } from '../helpers/app';
 import { connectRedis, deleteKeys, uniquePrefix } from '../helpers/redis';
@@ -122,6 +124,39 @@ describe('callback state checks (before any token request)', () => {
     });
   });
 
+  test('CR, LF and other control characters from the callback reach no error message, event or debug line, and the text is capped', async () => {
+    const events: SpaceTokenEvent[] = [];
+    const lines: string[] = [];
+    const own = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout: 800, onEvent: (e) => events.push(e) } });
+    const namespaces = createDebug.disable();
+    const log = createDebug.log;
+    createDebug.enable('passport-jetbrains-space:*');
+    createDebug.log = (...args: unknown[]) => { lines.push(format(...args)); };
+    try {
+      const agent = own.agent();
+      const { state } = await pendingCallback(agent);
+      const error = 'server_error\r\n2026-01-01T00:00:00Z INFO admin signed in\u2028ok';
+      const description = `one\r\ntwo\u0085three\u001b[31mred\u202Eevil\u0000${'x'.repeat(2000)}`;
+      const response = await agent.get(`/auth/space/callback?${new URLSearchParams({ error, error_description: description, state })}`).expect(500);
+      const refused = events.filter((e) => e.event === 'signin.refused');
+      expect(refused).toHaveLength(1);
+      const seen = [response.body.message, response.body.error, response.body.errorDescription, JSON.stringify(refused[0]), ...lines.filter((l) => l.includes('signin.refused'))];
+      expect(lines.some((l) => l.includes('signin.refused'))).toBe(true);
+      for (const text of seen) {
+        expect(text).toEqual(expect.any(String));
+        expect(text).not.toMatch(/[\r\n\u0000\u0085\u2028\u202E]|\u001b\[31m/);
+      }
+      expect(response.body.error).toBe('server_error 2026-01-01T00:00:00Z INFO admin signed in ok');
+      expect(response.body.errorDescription.startsWith('one two three [31mred evil x')).toBe(true);
+      expect(response.body.errorDescription.length).toBeLessThanOrEqual(301);
+      expect(response.body.message.length).toBeLessThan(500);
+    } finally {
+      createDebug.log = log;
+      createDebug.enable(namespaces);
+      await own.close();
+    }
+  });
+
   test('a request without express-session is an error that says so', async () => {
     const bare = express();
     const authenticator = new passport.Passport();
@@ -189,6 +224,13 @@ describe('token endpoint failures at sign-in', () => {
     const response = await agent.get(path);
     expect(response.body.errorDescription).toBe('bad code [redacted] for [redacted]');
     expect(JSON.stringify(response.body)).not.toContain(code);
+  });
+
+  test('line breaks, C1 controls and bidi overrides in the answer of Space become spaces in the error', async () => {
+    space.inject({ path: '/oauth/token', status: 400, body: { error: 'invalid_request\u2028FAKE', error_description: 'a\u0085b\u2029c\u202Ed\u2066e' } });
+    const response = await failingCallback();
+    expect(response.body).toMatchObject({ name: 'SpaceTokenError', error: 'invalid_request FAKE', errorDescription: 'a b c d e' });
+    expect(response.body.message).not.toMatch(/[\u0085\u2028\u2029\u202E\u2066]/);
   });
 
   test.each([

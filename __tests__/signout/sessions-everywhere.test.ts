@@ -200,6 +200,79 @@ describe('the index', () => {
   });
 });
 
+describe('every session is signed out before Space is asked to revoke any', () => {
+  // Adapted to the consent model: the four browsers are one member's, so they share one refresh
+  // token (their consent), revoked once, when the last of them leaves it. Each test has a Space
+  // of its own, so the member holds no refresh token when the test starts (Space issues one per
+  // member and app, while they hold none) and an earlier test's revocation, still on its way
+  // after its 3 s delay, cannot change what this one's exchanges are given.
+  let own: SpaceEmulator;
+
+  /** An app whose /end-all route is spaceSessions(req).endAll(); four browsers of john.doe signed in. */
+  async function fourSessions(name: string) {
+    own = await startSpaceEmulator({ port: 0, clients: [CLIENT], autoApprove: 'john.doe' });
+    const appPrefix = `${prefix}${name}:`;
+    const app = await startTestApp({ spaceURL: own.url, ...CLIENT, redis, prefix: appPrefix, refresh: {} });
+    app.app.post('/end-all', async (req, res, next) => {
+      try {
+        await spaceSessions(req).endAll();
+        res.status(204).end();
+      } catch (err) {
+        next(err);
+      }
+    });
+    const agents = [app.agent(), app.agent(), app.agent(), app.agent()];
+    for (const agent of agents) await signIn(agent);
+    const keys = (await keysUnder(redis, `${appPrefix}space:`)).filter((k) => k.endsWith(':tokens'));
+    // Four sign-ins' records, and the member's consent (the refresh token), `{c:<hash>}:tokens`.
+    const records = keys.filter((k) => !k.includes('{c:'));
+    expect(records).toHaveLength(4);
+    expect(keys.filter((k) => k.includes('{c:'))).toHaveLength(1);
+    return { app, agents, records };
+  }
+
+  const revocations = () => own.requests.filter((r) => r.path === REVOKE_SELF);
+  /** Waits until Space has seen a revocation arrive (not answered: Space takes 3 s). */
+  async function firstRevocation(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (revocations().length === 0) {
+      if (Date.now() > deadline) throw new Error('no revocation reached Space');
+      await sleep(5);
+    }
+  }
+  const ended = async (key: string) => JSON.parse((await redis.get(key))!).ended === true;
+
+  for (const [how, end] of [
+    ['spaceSessions(req).endAll()', (t: Awaited<ReturnType<typeof fourSessions>>) => t.agents[0]!.post('/end-all').then((r) => expect(r.status).toBe(204))],
+    ['endSpaceSessionsOf(userId)', (t: Awaited<ReturnType<typeof fourSessions>>) => endSpaceSessionsOf('2asfen24Jx6u', { strategy: t.app.strategy }).then((n) => expect(n).toBe(4))],
+  ] as const) {
+    test(`${how}: with Space answering revocations in 3 s, all four sessions are ended in Redis before the revocation reaches Space, and the member's refresh token is revoked once`, async () => {
+      const t = await fourSessions(how.replace(/\W+/g, '-'));
+      let done: Promise<unknown> | undefined;
+      try {
+        own.resetRequests();
+        own.inject({ path: REVOKE_SELF, delayMs: 3000 });
+        const started = Date.now();
+        done = end(t);
+        await firstRevocation();
+        // The moment Space hears of the revocation, every session is already ended.
+        const marks = await Promise.all(t.records.map(ended));
+        expect(marks).toEqual([true, true, true, true]);
+        for (const agent of t.agents.slice(1)) expect((await agent.get('/api/token').set('Accept', 'application/json')).status).toBe(401);
+        await done; // within the revocations' deadline, answered or not
+        expect(Date.now() - started).toBeLessThan(6000);
+        // One member, one consent: one revocation, not one per browser.
+        expect(revocations()).toHaveLength(1);
+      } finally {
+        await done?.catch(() => undefined); // never leave the ending running past the test
+        own.clearFaults();
+        await t.app.close();
+        await own.close();
+      }
+    });
+  }
+});
+
 describe('expiry', () => {
   test('entries and the index live as long as the sessions: a 2 s session leaves nothing after 2 s', async () => {
     const short = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix: `${prefix}x:`, refresh: {}, strategy: { tokenTTL: 2000 } });

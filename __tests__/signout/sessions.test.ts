@@ -6,7 +6,7 @@ import { RedisStore } from 'connect-redis';
 import passport from 'passport';
 import type Redis from 'ioredis';
 import request from 'supertest';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { SpaceStrategy, spaceApi, spaceErrorHandler, spaceSignOut, spaceTokenRefresh } from 'passport-jetbrains-space';
 import { connectRedis, deleteKeys, keysUnder, keyText, startOwnRedis, uniquePrefix, type OwnRedis } from '../helpers/redis';
@@ -56,6 +56,12 @@ async function startApp(o: AppOptions = {}) {
   }
   app.get('/me', (req, res) => (req.user ? res.json({ user: (req.user as { username: string }).username }) : res.status(401).json({ error: 'unauthenticated' })));
   app.get('/public', (req, res) => res.json({ anonymous: !req.user }));
+  // Which access token the request would call Space with (a hash of it), or 401 without one.
+  app.get('/api/token', (req, res) => {
+    const token = req.spaceTokens?.accessToken;
+    if (!token) return void res.status(401).json({ error: 'unauthenticated' });
+    res.json({ token: createHash('sha256').update(token).digest('hex').slice(0, 16) });
+  });
   app.post('/slow', async (req, res) => {
     (req.session as unknown as Record<string, unknown>).note = 'written late';
     await held;
@@ -199,6 +205,68 @@ describe('sign-out is final', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     await agent.get('/me').expect(401);
     expect(await allText()).not.toMatch(/accessToken|refreshToken/);
+  });
+});
+
+describe('with encryptionKeys, every store refuses a plain value', () => {
+  const key = randomBytes(32).toString('base64');
+  const hashOf = (token: string) => createHash('sha256').update(token).digest('hex').slice(0, 16);
+  /** A plain token set of the attacker's, for `grant`: newer than anything the app wrote. */
+  const planted = (grant: string) => ({
+    accessToken: 'planted-access-token', refreshToken: 'planted-refresh-token', tokenType: 'Bearer', scope: 'global:Profile.View',
+    expiresAt: Date.now() + 3_600_000, issuedAt: Date.now(), grant, version: 99,
+  });
+  /** A fresh app process (nothing cached) on the same Redis and keys, asked with this browser's cookie. */
+  const fromAnotherProcess = async (cookie: string) => {
+    const other = await startApp({ encryptionKeys: [key] });
+    return request(other.url).get('/api/token').set('Cookie', cookie).set('Accept', 'application/json');
+  };
+
+  test('the sign-in record: a plain record in place of the sealed one ends the sign-in; its tokens are never used', async () => {
+    const app = await startApp({ encryptionKeys: [key] });
+    const agent = request.agent(app.url);
+    await signIn(agent);
+    const cookie = (await agent.get('/public')).request.cookies;
+    // The sign-in's record; beside it (consent model) the member's consent, `{c:<hash>}:tokens`,
+    // which holds the refresh token and is read by the same RecordStore rule.
+    const records = (await keysUnder(redis, `${prefix}space:`)).filter((k) => k.endsWith(':tokens') && !k.includes('{c:'));
+    expect(records).toHaveLength(1);
+    const grant = /\{([^}]+)\}:tokens$/.exec(records[0]!)![1]!;
+    await redis.set(records[0]!, JSON.stringify(planted(grant)), 'PX', 600_000);
+    const res = await fromAnotherProcess(cookie);
+    expect(res.body.token).not.toBe(hashOf('planted-access-token'));
+    expect(res.status).toBe(401);
+  });
+
+  test('the session\'s own copy: plain tokens in the session sign it out', async () => {
+    const app = await startApp({ encryptionKeys: [key] });
+    const agent = request.agent(app.url);
+    await signIn(agent);
+    const cookie = (await agent.get('/public')).request.cookies;
+    const sessionKey = (await keysUnder(redis, `${prefix}sess:`))[0]!;
+    const value = JSON.parse((await redis.get(sessionKey))!);
+    value.space.tokens = planted('a-grant-of-the-attacker');
+    await redis.set(sessionKey, JSON.stringify(value), 'PX', 600_000);
+    const res = await fromAnotherProcess(cookie);
+    expect(res.body.token).not.toBe(hashOf('planted-access-token'));
+    expect(res.status).toBe(401);
+  });
+
+  test('a pending sign-in: a plain one in place of the sealed one is unknown, and no code is exchanged', async () => {
+    const app = await startApp({ encryptionKeys: [key] });
+    const agent = request.agent(app.url);
+    const start = await agent.get('/auth/space').set(html).expect(302);
+    const pendingKey = (await keysUnder(redis, `${prefix}space:`)).find((k) => k.endsWith(':pending'))!;
+    const fields = await redis.hgetall(pendingKey);
+    const [field, stored] = Object.entries(fields).find(([, v]) => v.includes('|'))!;
+    const createdAt = Number(stored.slice(0, stored.indexOf('|')));
+    const callbackURL = new URL('/auth/space/callback', app.url).href;
+    await redis.hset(pendingKey, field, `${createdAt}|${JSON.stringify({ verifier: 'v'.repeat(43), redirectURI: callbackURL, scope: 'global:Profile.View', createdAt })}`);
+    space.resetRequests();
+    const callback = await through(agent, start.headers.location as string);
+    expect(callback.status).toBe(302);
+    expect(callback.headers.location).toBe('/failed');
+    expect(space.count('/oauth/token')).toBe(0);
   });
 });
 

@@ -90,6 +90,37 @@ test('a pooled connection the server dropped is replaced, and the call sent once
   }
 });
 
+test('a POST on a pooled connection that ends without an answer is not sent again, and the error says why', async () => {
+  // The server reads the whole request (it may have acted on it), then drops the connection
+  // without answering: resending it would, for a token request, spend a code or rotate a
+  // refresh token a second time.
+  const perSocket = new WeakMap<Socket, number>();
+  const received: string[] = [];
+  handler = (req, res) => {
+    const n = (perSocket.get(req.socket) ?? 0) + 1;
+    perSocket.set(req.socket, n);
+    let body = '';
+    req.on('data', (chunk: Buffer) => { body += chunk.toString('utf8'); });
+    req.on('end', () => {
+      received.push(`${req.method} ${body}`);
+      if (n > 1) return void req.socket.destroy();
+      res.end('{"ok":true}');
+    });
+  };
+  const own = new SpaceAgents();
+  try {
+    expect((await callSpace(call('/oauth/token', { agents: own, method: 'POST', body: 'grant_type=one' }))).status).toBe(200);
+    const second = callSpace(call('/oauth/token', { agents: own, method: 'POST', body: 'grant_type=two', what: 'Space token endpoint' }));
+    await expect(second).rejects.toMatchObject({
+      code: 'SPACE_UNREACHABLE',
+      message: expect.stringMatching(/^Space token endpoint closed a reused connection without answering \((ECONNRESET|EPIPE)\); the request was not sent again, as Space may already have processed it \(POST http:\/\/127\.0\.0\.1:\d+\/oauth\/token\)$/),
+    });
+    expect(received).toEqual(['POST grant_type=one', 'POST grant_type=two']);
+  } finally {
+    own.destroy();
+  }
+});
+
 test('a refused connection names the network reason', async () => {
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

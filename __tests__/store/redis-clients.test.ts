@@ -2,7 +2,7 @@ import Redis from 'ioredis';
 import { createClient } from 'redis';
 import { kvFor, type KV } from '../../lib/store/redis';
 import { memoryKV } from '../../lib/store/memory';
-import { ADD_PENDING, EXTEND_SIGN_IN, RELEASE_LOCK, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from '../../lib/store/scripts';
+import { ADD_PENDING, END_RECORD, EXTEND_SIGN_IN, RELEASE_LOCK, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from '../../lib/store/scripts';
 import { redisKind } from '../../lib/store/clients';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../helpers/redis';
 
@@ -77,6 +77,15 @@ async function scenario(kv: KV, p: string): Promise<unknown[]> {
   out.push(await kv.get(`${p}{app:x}:token`));
   await kv.del(`${p}{app:x}:token`);
   out.push(await kv.get(`${p}{app:x}:token`));
+  // Ending a sign-in answers the record it replaced; a second end keeps the first mark.
+  const ends = [`${p}{e}:tokens`, `${p}{e}:lock`];
+  const mark = JSON.stringify({ ended: true, version: Number.MAX_SAFE_INTEGER });
+  out.push(await kv.run(WRITE_RECORD, ends, [JSON.stringify({ version: 3 }), 3, 60_000, '']));
+  out.push(await kv.set(ends[1]!, 'mine', 60_000, true));
+  out.push(await kv.run(END_RECORD, ends, [mark, Number.MAX_SAFE_INTEGER, 60_000, 'mine']));
+  out.push(await kv.get(ends[1]!));
+  out.push(await kv.run(END_RECORD, ends, ['{"ended":true,"version":9007199254740991,"again":1}', Number.MAX_SAFE_INTEGER, 60_000, '']));
+  out.push(await kv.get(ends[0]!));
   return out;
 }
 

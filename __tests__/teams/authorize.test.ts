@@ -281,6 +281,26 @@ describe('freshness', () => {
   });
 });
 
+describe('sealed facts', () => {
+  test('with encryption keys, plain facts in place of the sealed ones are refused: Space is asked again', async () => {
+    const keys = { encryptionKeys: ['b'.repeat(64)] };
+    const app = await startApp({ '/secret': { teams: ['Secret'] } }, keys);
+    const before = new Set(await keysUnder(redis, `${prefix}space:`));
+    const john = await signedIn(app, 'john.doe');
+    expect((await json(john, '/secret')).status).toBe(403);
+    const key = (await keysUnder(redis, `${prefix}space:`)).find((k) => !before.has(k) && k.endsWith(':member'))!;
+    // Facts of the attacker's: John in a team he is not in.
+    const forged = { id: '2asfen24Jx6u', username: 'john.doe', emails: [], roles: [], teams: [{ id: 't-secret', name: 'Secret', path: ['Secret'], pathIds: ['t-secret'], lead: false }] };
+    await redis.set(key, JSON.stringify({ member: forged, at: Date.now() }), 'PX', 600_000);
+    // Another app process, which has nothing cached, with the same cookie.
+    const other = await startApp({ '/secret': { teams: ['Secret'] } }, keys);
+    space.resetRequests();
+    const res = await request(other.url).get('/secret').set('Accept', 'application/json').set('Cookie', (await john.get('/nothing')).request.cookies);
+    expect(res.status).toBe(403);
+    expect(space.count(MEMBERSHIPS)).toBe(1);
+  });
+});
+
 describe('paging and depth', () => {
   test('every page of memberships is read; ancestors are seen up to four levels above a team', async () => {
     const teams = [{ id: 'root', name: 'Initech' }, { id: 'l1', name: 'L1', parentId: 'root' }, { id: 'l2', name: 'L2', parentId: 'l1' },
@@ -308,6 +328,59 @@ describe('paging and depth', () => {
       space = previous;
       await big.close();
     }
+  });
+});
+
+describe('users: ids and usernames apart', () => {
+  // One member's id is spelled, in another case, as another member's username.
+  const USERS = [
+    { id: 'u-Admin1', username: 'boss', firstName: 'Ada', lastName: 'Boss', emails: [] },
+    { id: 'p7Qx2', username: 'u-admin1', firstName: 'Una', lastName: 'Admin', emails: [] },
+    { id: 'j0hn', username: 'john.doe', firstName: 'John', lastName: 'Doe', emails: [] }, // beforeEach approves him
+  ];
+  let people: SpaceEmulator;
+  let previous: SpaceEmulator;
+  let app: Awaited<ReturnType<typeof startApp>>;
+  let boss: ReturnType<typeof request.agent>; // id u-Admin1, username boss
+  let una: ReturnType<typeof request.agent>; // id p7Qx2, username u-admin1
+  beforeAll(async () => {
+    people = await startSpaceEmulator({ port: 0, clients: [CLIENT], autoApprove: 'u-Admin1', users: USERS });
+    previous = space;
+    space = people;
+    app = await startApp({
+      '/plain-id-other-case': { users: ['P7QX2'] },
+      '/plain-id': { users: ['p7Qx2'] },
+      '/plain-username': { users: ['BOSS'] },
+    });
+    boss = await signedIn(app, 'u-Admin1');
+    una = await signedIn(app, 'p7Qx2');
+  });
+  afterAll(async () => {
+    space = previous;
+    await people.close();
+  });
+
+  test('a plain string matches the profile id exactly, not in another case', async () => {
+    expect((await json(una, '/plain-id-other-case')).status).toBe(403);
+    expect((await json(una, '/plain-id')).status).toBe(200);
+    expect((await json(boss, '/plain-username')).status).toBe(200); // and the username in any case, as before
+  });
+
+  test('{ id } matches the profile id only, { username } the username only (any case)', async () => {
+    const explicit = await startApp({ '/by-id': { users: [{ id: 'u-Admin1' }] }, '/by-username': { users: [{ username: 'U-ADMIN1' }] } });
+    boss = await signedIn(explicit, 'u-Admin1');
+    una = await signedIn(explicit, 'p7Qx2');
+    expect((await json(boss, '/by-id')).status).toBe(200);
+    expect((await json(una, '/by-id')).status).toBe(403); // her username spells the id: not an id
+    expect((await json(una, '/by-username')).status).toBe(200);
+    expect((await json(boss, '/by-username')).status).toBe(403); // his id spells the username: not a username
+  });
+
+  test('a users entry that is neither a string, { id } nor { username } is a TypeError', () => {
+    expect(() => spaceAuthorize({ users: [{ id: 'x', username: 'y' }] as never })).toThrow(/"users" must be a non-empty array of profile ids \(\{ id/);
+    expect(() => spaceAuthorize({ users: [{ id: '' }] })).toThrow(/"users"/);
+    expect(() => spaceAuthorize({ users: [{ name: 'x' }] as never })).toThrow(/"users"/);
+    expect(() => spaceAuthorize({ users: [] })).toThrow(/"users"/);
   });
 });
 

@@ -169,6 +169,25 @@ describe('body parsers', () => {
     expectRefused(await space.sendToApp(`${url}/signing-key`, PAYLOAD, { clientId: APP.clientID, method: 'signing-key', tamper: 'body' }));
   });
 
+  test('app.use(spaceRawBody) by mistake: every request fails at once with a TypeError that names the right use, none hangs', async () => {
+    const app = express();
+    app.use(spaceRawBody as unknown as RequestHandler);
+    app.post('/hook', handler);
+    const errors: unknown[] = [];
+    app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      errors.push(err);
+      res.status(500).json({ message: (err as Error).message });
+    });
+    const url = await listen(app);
+    // A hang would run into this generous limit; the answer comes at once.
+    const answer = await fetch(`${url}/hook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal: AbortSignal.timeout(10_000) });
+    expect(answer.status).toBe(500);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(TypeError);
+    expect(((await answer.json()) as { message: string }).message).toContain('app.use(express.json({ verify: spaceRawBody }))');
+    expect(handled).toEqual([]);
+  });
+
   test('express.raw() mounted first: verified over its Buffer', async () => {
     const url = await endpoints({}, [express.raw({ type: 'application/json' })]);
     expect((await space.sendToApp(`${url}/signing-key`, PAYLOAD, { clientId: APP.clientID, method: 'signing-key' })).status).toBe(200);

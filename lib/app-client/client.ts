@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { kvFor, SharedClock } from '../store';
+import { kvFor, REDIS_EXPECTED, redisKind, SharedClock } from '../store';
 import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './token-store';
 import { bindShared } from '../runtime';
 import { isExpiredTokenError, type SpaceApiCallOptions, SpaceClient } from '../space';
 import type { SpaceStrategy } from '../strategy';
-import { number, onlyKnown, spaceURLWithoutPath } from '../core';
+import { describeGiven, number, onlyKnown, spaceURLWithoutPath } from '../core';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {
@@ -142,6 +142,7 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
     lockTTL = millis(options.lockTTL, 'lockTTL', timeout + 5000, 1, true);
     const prefix = options.keyPrefix ?? 'space:';
     if (typeof prefix !== 'string') option('keyPrefix', 'a string');
+    if (options.redis !== undefined && !redisKind(options.redis)) option('redis', `${REDIS_EXPECTED}, got ${describeGiven(options.redis)}`);
     const kv = options.redis === undefined ? undefined : kvFor(options.redis, millis(options.redisTimeout, 'redisTimeout', 2000, 1, true));
     const store = options.store ?? (kv ? new KVAppTokenStore(kv, { prefix, id, lockTTL, encryption: [] }) : undefined);
     storeOf = () => store;

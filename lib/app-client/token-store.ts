@@ -1,4 +1,4 @@
-import { isSealed, Keys, type KV, RedisLock, seal, unseal, WRITE_AND_RELEASE } from '../store';
+import { Keys, type KV, openStored, RedisLock, seal, WRITE_AND_RELEASE } from '../store';
 
 /** The application's own access token as it is cached (in memory and in a shared store). */
 export interface CachedAppToken {
@@ -62,13 +62,13 @@ export class KVAppTokenStore implements AppTokenStore {
   }
 
   async read(): Promise<CachedAppToken | undefined> {
-    let raw = await this.kv.get(this.tokenKey);
+    const raw = await this.kv.get(this.tokenKey);
     if (!raw) return undefined;
-    if (isSealed(raw)) raw = this.settings.encryption.length ? unseal(this.settings.encryption, raw, this.tokenKey) ?? null : null;
-    else if (this.settings.encryption.length) return undefined;
-    if (!raw) return undefined;
+    // Refused (plain while keys are set, or no key opens it): fetch a new token instead.
+    const opened = openStored(this.settings.encryption, raw, this.tokenKey);
+    if (!opened.ok) return undefined;
     try {
-      const value: unknown = JSON.parse(raw);
+      const value: unknown = JSON.parse('text' in opened ? opened.text : raw);
       return isCachedAppToken(value) ? value : undefined;
     } catch {
       return undefined;

@@ -1,5 +1,5 @@
-import { parseEncryptionKeys, redisKind } from '../store';
-import { fn, isRecord, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
+import { parseEncryptionKeys, REDIS_EXPECTED, redisKind } from '../store';
+import { describeGiven, fn, isRecord, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
 import type { SpaceAuditEvent } from '../telemetry';
 import { DEFAULT_RATE_LIMITS, lifetimeSetting, rateLimitSetting, type RateLimits, type SpaceRateLimitOptions } from './operations-settings';
 
@@ -113,10 +113,7 @@ interface Entry<T> {
 
 function redisClient(owner: string, value: unknown): unknown {
   if (value === undefined) return undefined;
-  if (!redisKind(value)) {
-    const what = value === null ? 'null' : typeof value === 'object' ? `an object with keys ${Object.keys(value as object).slice(0, 6).join(', ')}` : typeof value;
-    throw new TypeError(`${owner} option "redis" must be an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster()), got ${what}`);
-  }
+  if (!redisKind(value)) throw new TypeError(`${owner} option "redis" must be ${REDIS_EXPECTED}, got ${describeGiven(value)}`);
   // From start-up on: a later "not writeable" can then say whether Redis was lost or never connected.
   watchRedis(value);
   return value;

@@ -17,6 +17,28 @@ function shown(value: unknown): string {
   }
 }
 
+/**
+ * What kind of value was given, for a message about an option that takes an object (a client,
+ * a store): its shape, never its contents (a string may be a URL with a password in it).
+ */
+export function describeGiven(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') {
+    const name = (value as { name?: unknown }).name;
+    return typeof name === 'string' && name !== '' ? `the function or class "${name}" itself (an instance is expected, e.g. new ${name}(...))` : 'a function';
+  }
+  if (typeof value !== 'object') return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (value instanceof Map || value instanceof Set) return `a ${value instanceof Map ? 'Map' : 'Set'} with ${value.size} entr${value.size === 1 ? 'y' : 'ies'}`;
+  const keys = Object.keys(value);
+  const listed = keys.length === 0 ? '' : ` with keys ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ', …' : ''}`;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === null || proto === Object.prototype) return keys.length === 0 ? 'an empty object' : `an object${listed}`;
+  const ctor = (proto as { constructor?: { name?: unknown } }).constructor?.name;
+  const kind = typeof ctor === 'string' && ctor !== '' ? `an instance of ${ctor}` : 'an object of an unnamed class';
+  return keys.length === 0 ? `${kind} with no own keys` : `${kind}${listed}`;
+}
+
 /** A required non-empty string. */
 export function requireString(owner: Owner, name: string, value: unknown, example: string): string {
   if (typeof value !== 'string' || value.trim() === '') {

@@ -108,29 +108,59 @@ export class SpaceSessionEndedError extends Error {
 
 /**
  * Redis failures that mean "away for now", as a session store (connect-redis, through
- * express-session) or this library meets them: down, hung, out of memory, read-only, loading,
- * failing over, closed. ioredis and node-redis messages both.
+ * express-session) or this library meets them: down, hung, closed (the clients' own errors),
+ * or a reply that refuses the command until the server recovers (the reply codes below, at the
+ * start of the message or quoted inside a script's error). ioredis and node-redis messages both.
  */
-const UNAVAILABLE = /Stream isn't writeable|enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|^OOM |^READONLY|^LOADING|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|^MOVED|^ASK |Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|The client is closed|The client is offline|Socket closed unexpectedly|All sentinels are unreachable|NOREPLICAS/;
+const CLIENT_UNAVAILABLE = /Stream isn't writeable|enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|The client is closed|The client is offline|Socket closed unexpectedly|All sentinels are unreachable/;
+
+/**
+ * Reply codes that mean the server cannot serve now, not that the command was wrong: out of
+ * memory, a replica or a failing-over cluster, still loading its data, writes stopped after a
+ * failed save (MISCONF), busy running a script or function (BUSY), authentication not (or no
+ * longer) accepted on this connection (NOAUTH: a password rotated under a running app).
+ */
+export const OUTAGE_REPLIES = ['OOM', 'READONLY', 'LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'MOVED', 'ASK', 'MISCONF', 'BUSY', 'NOAUTH', 'NOREPLICAS'] as const;
+const OUTAGE_REPLY = new RegExp(`(?:^|[\\s:]-)(?:${OUTAGE_REPLIES.join('|')})(?:\\s|$)`);
+
+const CLIENT_ERRORS = ['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ClientClosedError', 'ClientOfflineError', 'SocketClosedUnexpectedlyError', 'ConnectionTimeoutError'];
 
 export function isRedisOutage(err: unknown): boolean {
   if (err instanceof RedisUnavailableError) return true;
   if (!(err instanceof Error)) return false;
-  if (['MaxRetriesPerRequestError', 'ClusterAllFailedError', 'ClientClosedError', 'ClientOfflineError', 'SocketClosedUnexpectedlyError', 'ConnectionTimeoutError'].includes(err.name)) return true;
-  return UNAVAILABLE.test(err.message);
+  if (CLIENT_ERRORS.includes(err.name)) return true;
+  return CLIENT_UNAVAILABLE.test(err.message) || OUTAGE_REPLY.test(err.message);
 }
 
 /**
- * Removes what a Redis client error may quote of the command it failed: ioredis's
- * `ReplyError` carries `command.args`, which for a session write is the whole session, tokens
- * included. Applied before the error reaches anyone's handler or logger.
+ * Removes what a Redis client error may quote of the command it failed, or of the data it
+ * read: ioredis's `ReplyError` carries `command.args` (for a session write, the whole session
+ * with its tokens; for any session command, the session id in the key), a cluster error the
+ * errors of each node, a protocol error the raw bytes read. Applied, once, wherever the library
+ * hands on an error that may come from Redis (the session store guard, spaceErrorHandler), before
+ * it reaches anyone's handler or logger. Other errors are left as they are.
  */
 export function scrubRedisError<T>(err: T): T {
-  if (err && typeof err === 'object') {
-    const e = err as { command?: { name?: unknown; args?: unknown }; args?: unknown; previousErrors?: unknown[] };
-    if (e.command && typeof e.command === 'object') e.command = { name: e.command.name };
-    if ('args' in e) delete e.args;
-    if (Array.isArray(e.previousErrors)) e.previousErrors.forEach(scrubRedisError);
-  }
+  scrub(err, 0);
   return err;
+}
+
+function scrub(err: unknown, depth: number): void {
+  if (!err || typeof err !== 'object' || depth > 5) return;
+  const e = err as { command?: unknown; args?: unknown; previousErrors?: unknown; lastNodeError?: unknown; cause?: unknown; buffer?: unknown; name?: unknown };
+  const command = e.command as { name?: unknown; args?: unknown } | undefined;
+  if (command && typeof command === 'object' && 'args' in command) e.command = { name: command.name };
+  if ('args' in e && isRedisClientError(err)) delete e.args;
+  if (e.name === 'ParserError' && 'buffer' in e) delete e.buffer;
+  if (Array.isArray(e.previousErrors)) e.previousErrors.forEach((p) => scrub(p, depth + 1));
+  scrub(e.lastNodeError, depth + 1);
+  scrub(e.cause, depth + 1);
+}
+
+/** An error a Redis client made (ioredis, node-redis, their parser), by its shape or name. */
+function isRedisClientError(err: object): boolean {
+  const name = (err as { name?: unknown }).name;
+  const command = (err as { command?: unknown }).command;
+  return (typeof name === 'string' && /ReplyError|ErrorReply|RedisError|ParserError|AbortError|InterruptError|ClusterAllFailedError|MaxRetriesPerRequestError/.test(name))
+    || (typeof command === 'object' && command !== null);
 }

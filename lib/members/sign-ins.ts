@@ -2,7 +2,8 @@ import type { Request } from 'express';
 import { dropWhileFirst, PER_PROCESS_MAX, trimOldest } from '../core';
 import { EXTEND_SIGN_IN, fingerprint, FORGET_SESSIONS, memberHash, LIST_SESSIONS, TOUCH_SESSION } from '../store';
 import { isEnded, type StoredTokenSet } from '../tokens';
-import type { SpaceRuntime } from '../runtime';
+import { endSignIn, type SpaceRuntime } from '../runtime';
+import { sessionOf } from '../session';
 import { noteMember } from './all-members';
 
 /**
@@ -79,8 +80,8 @@ async function touch(runtime: SpaceRuntime, user: string, grant: string, entry: 
     // Every member with a sign-in, for an uninstall (all-members.ts); sent with the line above.
     noteMember(runtime, user, entry.until),
   ]);
-  // Too many sessions: the least recently seen ones are signed out, not just forgotten.
-  for (const old of evicted ?? []) await endGrant(runtime, user, old, runtime.settings.tokenTTL).catch(() => undefined);
+  // Too many sessions: the least recently seen ones are signed out, not just forgotten (all marked first).
+  if (evicted?.length) await endGrants(runtime, user, evicted.map((grant): [string, number] => [grant, runtime.settings.tokenTTL])).catch(() => undefined);
 }
 
 /**
@@ -157,25 +158,60 @@ export function touchSession(runtime: SpaceRuntime, req: Request, tokens: Stored
  * (its consent's last sign-in, or one with its own refresh token: see `SpaceRuntime.finish`).
  */
 export async function endGrant(runtime: SpaceRuntime, user: string, grant: string, ttl: number, reason = 'ended_everywhere'): Promise<void> {
-  await endGrants(runtime, user, [[grant, ttl]], reason);
+  await endGrants(runtime, user, [[grant, ttl]], undefined, reason);
 }
 
+/** Revocations (and consent releases) run at once when several sign-ins end together. */
+const REVOKE_AT_ONCE = 8;
+/** How long the revocations of one ending may take, all together, ms. */
+const REVOKE_WITHIN = 3000;
+
 /**
- * Ends several sign-ins of `user`: all are marked ended (one round of writes, so every one of
- * them is signed out in every process before anything slow happens) and leave the index; only
- * then are they revoked at Space where due, in parallel, each within its time limit.
+ * Ends several sign-ins of `user` (and, with `req`, this request's own sign-in as well), in two
+ * steps. First every one is marked ended in Redis: the marks and the index update are sent
+ * together (one round trip; each mark answers the record it replaced, so nothing is read
+ * first), and announced. From then on no cookie of them authenticates, in any process. Only
+ * then is Space told: each leaves its member's consent (the consent's refresh token is revoked
+ * once, when its last sign-in leaves) or, with a refresh token of its own, is revoked — a few at
+ * a time, all within one deadline (best effort; see `SpaceRuntime.finish`). So Space answering
+ * slowly never keeps one session signed in while another one's revocation is waiting.
  */
-async function endGrants(runtime: SpaceRuntime, user: string, grants: Array<[string, number]>, reason = 'ended_everywhere'): Promise<void> {
-  if (grants.length === 0) return;
+async function endGrants(runtime: SpaceRuntime, user: string | null, grants: Array<[string, number]>, req?: Request, reason = 'ended_everywhere'): Promise<void> {
+  const current = req ? runtime.session.grantOf(sessionOf(req)) : undefined;
   const life = (ttl: number) => Math.max(ttl, runtime.settings.tokenTTL);
-  const records = await Promise.all(grants.map(([grant]) => runtime.records.read(grant).catch(() => undefined)));
-  await Promise.all(grants.map(([grant, ttl]) => runtime.engine.end(grant, life(ttl))));
-  await runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], grants.map(([grant]) => grant));
-  for (const [grant] of grants) runtime.emit({ event: 'session.ended', reason, grant: fingerprint(grant, 12) });
-  await Promise.all(grants.map(([grant, ttl], i) => {
-    const record = records[i];
-    return runtime.finish(grant, { revoke: true, ttl: life(ttl), ...(record && !isEnded(record) ? { tokens: record } : {}) }).catch(() => undefined);
-  }));
+  const others = grants.filter(([grant]) => grant !== current).map(([grant, ttl]): [string, number] => [grant, life(ttl)]);
+  const all: Array<[string, number]> = current ? [...others, [current, runtime.recordTTL(req!)]] : others;
+  if (all.length === 0) return;
+  // Sent together, answered together: every mark, then the index, in one round trip.
+  const marks = others.map(([grant, ttl]) => runtime.engine.end(grant, ttl));
+  if (current) marks.push(runtime.end(current, req!));
+  const forget = user ? runtime.kv.run(FORGET_SESSIONS, [runtime.keys.sessions(user)], all.map(([grant]) => grant)) : Promise.resolve();
+  const [marked, forgotten] = await Promise.all([Promise.allSettled(marks), Promise.allSettled([forget])]);
+  const failures: unknown[] = [];
+  const toFinish: Array<{ grant: string; ttl: number; before: StoredTokenSet | undefined }> = [];
+  marked.forEach((m, i) => {
+    if (m.status === 'rejected') return void failures.push(m.reason);
+    const [grant, ttl] = all[i]!;
+    if (grant !== current) runtime.emit({ event: 'session.ended', reason, grant: fingerprint(grant, 12) });
+    toFinish.push({ grant, ttl, before: m.value && !isEnded(m.value) ? m.value : undefined });
+  });
+  if (forgotten[0]!.status === 'rejected') failures.push(forgotten[0].reason);
+  // This request's session is signed out here too (tokens dropped, Passport logged out), once
+  // its sign-in is marked; if the mark failed, the session stays as it was.
+  if (req && current && marked[marked.length - 1]!.status === 'fulfilled') {
+    await endSignIn(runtime, req, { revoke: false, mark: false, reason }).catch((err: unknown) => { failures.push(err); });
+  }
+  const deadline = Date.now() + REVOKE_WITHIN;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < toFinish.length) {
+      const { grant, ttl, before } = toFinish[next++]!;
+      const timeout = Math.max(1, deadline - Date.now());
+      await runtime.finish(grant, { revoke: true, ttl, timeout, ...(before ? { tokens: before } : {}) }).catch(() => undefined);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(REVOKE_AT_ONCE, toFinish.length) }, worker));
+  if (failures.length) throw failures[0];
 }
 
 /** The live entries of an index; ended sign-ins and expired entries are removed on the way. */
@@ -192,10 +228,15 @@ export async function liveEntries(runtime: SpaceRuntime, user: string): Promise<
   return checked.filter((c) => c.entry).map((c) => [c.grant, c.entry!] as [string, Entry]);
 }
 
-/** Ends every session of `user` in the index; the grants for which `keep` says true are left. */
-export async function endEntries(runtime: SpaceRuntime, user: string, keep: (grant: string) => boolean): Promise<number> {
-  const entries = await readIndex(runtime, user);
-  const targets = [...entries].filter(([grant]) => !keep(grant)).map(([grant, entry]): [string, number] => [grant, entry ? entry.until - Date.now() : 0]);
-  await endGrants(runtime, user, targets);
+/**
+ * Ends every session of `user` in the index (see {@link endGrants}), and with `req` this
+ * request's own, all marked ended before any is revoked; the grants for which `keep` says true
+ * are left. Answers how many of the index's sessions were ended.
+ */
+export async function endEntries(runtime: SpaceRuntime, user: string | null, keep: (grant: string) => boolean, req?: Request): Promise<number> {
+  const entries = user ? await readIndex(runtime, user) : new Map<string, Entry | undefined>();
+  const now = Date.now();
+  const targets = [...entries].filter(([grant]) => !keep(grant)).map(([grant, entry]): [string, number] => [grant, entry ? entry.until - now : 0]);
+  await endGrants(runtime, user, targets, req);
   return targets.length;
 }

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { dropWhileFirst, emitter, PER_PROCESS_MAX, type SpaceTokenEvent, trimOldest } from '../core';
 import { Keys, type KV, kvFor, SharedClock } from '../store';
-import { ConsentStore, isEnded, isFresh, publicView, RecordStore, type Refresher, RenewalEngine, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
+import { ConsentStore, isEnded, isFresh, publicView, RecordStore, type Refresher, RenewalEngine, type SignInRecord, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
 import { sessionLife, SessionState } from '../session';
 import type { ResolvedOptions, SharedSettings } from '../config';
 import type { SpaceClient } from '../space';
@@ -105,11 +105,12 @@ export class SpaceRuntime {
     return !news || (!news.ended && news.version <= stored.version);
   }
 
-  /** Ends a sign-in everywhere: marked in Redis, announced, and forgotten here. */
-  async end(grant: string, req: Request): Promise<void> {
-    await this.engine.end(grant, this.recordTTL(req));
+  /** Ends a sign-in everywhere: marked in Redis, announced, and forgotten here. Answers its record as it was just before. */
+  async end(grant: string, req: Request): Promise<SignInRecord | undefined> {
+    const before = await this.engine.end(grant, this.recordTTL(req));
     this.checked.delete(grant);
     this.session.forget(grant);
+    return before;
   }
 
   /**
@@ -119,14 +120,16 @@ export class SpaceRuntime {
    * refresh token revoked at Space (with the consent's own access token), so signing out one
    * browser never signs out the member's others. A sign-in with a refresh token of its own
    * (no member known, or written before consents) is revoked with a token that works now (its
-   * access token while valid, else after one renewal), then marked. Revocation is best effort
-   * within `timeout`: Space away never keeps anyone signed in.
+   * access token while valid, else after one renewal), then marked; when the caller has marked
+   * it ended already (signing out everywhere marks every sign-in first), the renewal is made for
+   * the revocation only, past the engine. Revocation is best effort within `timeout`: Space away
+   * never keeps anyone signed in.
    */
   async finish(grant: string, options: { revoke: boolean; ttl: number; timeout?: number; tokens?: StoredTokenSet }): Promise<void> {
     const timeout = options.timeout ?? 3000;
     const read = await this.records.read(grant).catch(() => undefined);
     const tokens = read && !isEnded(read) ? read : options.tokens;
-    if (tokens && !tokens.consent && options.revoke) await this.revokeOwn(tokens, options.ttl, timeout);
+    if (tokens && !tokens.consent && options.revoke) await this.revokeOwn(tokens, options.ttl, timeout, isEnded(read));
     await this.engine.end(grant, options.ttl);
     this.checked.delete(grant);
     this.session.forget(grant);
@@ -136,12 +139,15 @@ export class SpaceRuntime {
     }
   }
 
-  private async revokeOwn(tokens: StoredTokenSet, ttl: number, timeout: number): Promise<void> {
+  private async revokeOwn(tokens: StoredTokenSet, ttl: number, timeout: number, marked: boolean): Promise<void> {
     const signal = AbortSignal.timeout(timeout);
     let accessToken: string | undefined = tokens.expiresAt > this.clock.now() + 1000 ? tokens.accessToken : undefined;
     if (!accessToken && tokens.refreshToken) {
-      const renewal = this.engine.renew(tokens, !isFresh(tokens, 0, this.clock.now()), ttl)
-        .then((o) => (o.kind === 'fresh' ? o.tokens.accessToken : undefined), () => undefined);
+      // Already marked ended: the engine renews nothing any more, so one token is asked for this call only.
+      const renewal = (marked
+        ? this.host.refresh(tokens.refreshToken, { ...(tokens.scope ? { scope: tokens.scope } : {}), signal }).then((t) => t.accessToken)
+        : this.engine.renew(tokens, !isFresh(tokens, 0, this.clock.now()), ttl).then((o) => (o.kind === 'fresh' ? o.tokens.accessToken : undefined)))
+        .catch(() => undefined);
       const timedOut = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
       accessToken = await Promise.race([renewal, timedOut]);
     }

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { isRecord, PER_PROCESS_MAX, trimOldest } from '../core';
 import { sessionOf, type Session } from './session';
 import { hookRegenerate, isBlankSession, sentByBrowser, skipUnchangedSave } from './login-hooks';
-import { isSealed, unseal } from '../store';
+import { openStored } from '../store';
 import { isStoredTokenSet, type StoredTokenSet } from '../tokens';
 
 /**
@@ -89,21 +89,20 @@ export class SessionState {
   }
 
   private open(tokens: Record<string, unknown>): StoredTokenSet | undefined {
-    if (!isSealed(tokens.sealed)) return !this.encryption.length && isStoredTokenSet(tokens) ? tokens : undefined;
-    if (!this.encryption.length) return undefined;
-    const hit = opened.get(tokens.sealed);
+    const hit = typeof tokens.sealed === 'string' && this.encryption.length ? opened.get(tokens.sealed) : undefined;
     if (hit) return hit;
-    const plain = unseal(this.encryption, tokens.sealed, this.place(String(tokens.grant)));
-    if (plain === undefined) return undefined;
+    const result = openStored(this.encryption, tokens.sealed, this.place(String(tokens.grant)));
+    if (!result.ok) return undefined;
+    if (!('text' in result)) return isStoredTokenSet(tokens) ? tokens : undefined;
     let value: unknown;
     try {
-      value = JSON.parse(plain);
+      value = JSON.parse(result.text);
     } catch {
       return undefined;
     }
     if (!isStoredTokenSet(value) || value.grant !== tokens.grant) return undefined;
     // Decrypting once per token version, not once per request.
-    opened.set(tokens.sealed, value);
+    opened.set(tokens.sealed as string, value);
     trimOldest(opened, PER_PROCESS_MAX);
     return value;
   }

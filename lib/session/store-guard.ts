@@ -3,12 +3,14 @@ import { redisKind } from '../store';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- express-session's Store, typed structurally. */
 type Callback = (err?: any, value?: any) => void;
-interface StoreLike {
-  get(sid: string, cb: Callback): void;
-  set(sid: string, session: unknown, cb?: Callback): void;
-  destroy(sid: string, cb?: Callback): void;
-  touch?(sid: string, session: unknown, cb?: Callback): void;
-}
+type Method = (this: unknown, ...args: any[]) => unknown;
+type StoreLike = Record<string, unknown> & { get: Method; set: Method; destroy: Method };
+
+/**
+ * Every method of an express-session store that talks to its backend: the required ones, the
+ * optional ones, and those of connect-redis. Each is wrapped the same way (see {@link guardStore}).
+ */
+const STORE_METHODS = ['get', 'set', 'destroy', 'touch', 'all', 'length', 'clear', 'ids'] as const;
 
 const guarded = new WeakSet<object>();
 const warned = new WeakSet<object>();
@@ -37,40 +39,57 @@ function isSessionShape(value: unknown): boolean {
 }
 
 /**
- * Makes the app's session store safe to meet with damaged data and failing writes, once per
- * store:
- * - a value that is not JSON, or not a session, reads as no session (the request is anonymous
- *   and the key is deleted), never as a 500 on every request for the key's whole life;
- * - a failed write never carries the session it tried to write: ioredis quotes a command's
- *   arguments in its errors, and a session's arguments are its tokens.
- * - connect-redis 9+ given an ioredis client (every save fails with `ERR syntax error`) is
- *   named once, through `emit` (events and debug) and `process.emitWarning`.
- * The store's own API (`get`, `set`, `touch`) is wrapped, not its internals.
+ * Makes the app's session store safe to meet with damaged data and failing commands, once per
+ * store. One wrapper goes around every method the store has of {@link STORE_METHODS}: whatever
+ * error a method answers (through its callback or its promise) is scrubbed first, so no Redis
+ * error carries the command's arguments (ioredis quotes them: a session's key is its id, a
+ * session's value its tokens) to express-session, an error handler or a logger. On top of that:
+ * - `get`: a value that is not JSON, or not a session, reads as no session (the request is
+ *   anonymous and the key is deleted), never as a 500 on every request for the key's whole life;
+ * - `set`: connect-redis 9+ given an ioredis client (every save fails with `ERR syntax error`)
+ *   is named once, through `emit` (events and debug) and `process.emitWarning`.
+ * The store's own API is wrapped, not its internals.
  */
 export function guardStore(store: unknown, emit?: (event: SpaceTokenEvent) => void): void {
   if (!store || typeof store !== 'object' || guarded.has(store)) return;
   const s = store as StoreLike;
   if (typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.destroy !== 'function') return;
   guarded.add(store);
-  const { get, set, touch, destroy } = s;
-  s.get = function guardedGet(sid, cb) {
-    get.call(this, sid, (err, value) => {
+  const destroy = s.destroy;
+  /** What a method's callback gets, after the scrub: each method's own rule, or the answer as it is. */
+  const after: Partial<Record<(typeof STORE_METHODS)[number], (self: unknown, args: unknown[], cb: Callback, err: unknown, value: unknown) => void>> = {
+    get(self, [sid], cb, err, value) {
       if (err instanceof SyntaxError || (!err && value != null && !isSessionShape(value))) {
-        destroy.call(this, sid, () => cb());
+        destroy.call(self, sid, () => cb());
         return;
       }
-      cb(err ? scrubRedisError(err) : err, value);
-    });
-  };
-  s.set = function guardedSet(sid, session, cb) {
-    set.call(this, sid, session, (err) => {
+      cb(err, value);
+    },
+    set(_self, _args, cb, err) {
       if (err) noticeWrongClient(store, err, emit);
-      cb?.(err ? scrubRedisError(err) : err);
-    });
+      cb(err);
+    },
   };
-  if (typeof touch === 'function') {
-    s.touch = function guardedTouch(sid, session, cb) {
-      touch.call(this, sid, session, (err) => cb?.(err ? scrubRedisError(err) : err));
+  for (const name of STORE_METHODS) {
+    const method = s[name];
+    if (typeof method !== 'function') continue;
+    const own = after[name];
+    s[name] = function guardedStoreMethod(this: unknown, ...args: unknown[]): unknown {
+      const last = args.length - 1;
+      const cb = typeof args[last] === 'function' ? (args[last] as Callback) : undefined;
+      if (cb) {
+        args[last] = (err: unknown, ...rest: unknown[]) => {
+          if (err) scrubRedisError(err);
+          if (own) own(this, args, cb, err, rest[0]);
+          else cb(err, ...rest);
+        };
+      }
+      const result = (method as Method).apply(this, args);
+      // Without a callback, a promise-style store rejects instead: scrubbed the same way.
+      if (!cb && result && typeof (result as Promise<unknown>).then === 'function') {
+        return (result as Promise<unknown>).then(undefined, (err: unknown) => { throw scrubRedisError(err); });
+      }
+      return result;
     };
   }
 }

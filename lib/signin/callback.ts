@@ -4,7 +4,7 @@ import { signInCookieOf, type SpaceVerified } from '../config';
 import { describeAgent, noteSignIn, recordSignIn, signInTokens } from '../members';
 import { startLife } from '../lifetimes';
 import { sessionOf } from '../session';
-import type { SpaceProfile } from '../space';
+import { cleanText, type SpaceProfile } from '../space';
 import { fingerprint } from '../store';
 import type { StoredTokenSet } from '../tokens';
 import { answerSignInFailed, answerUnavailable, noteSignInRefusal } from '../web';
@@ -78,8 +78,9 @@ async function complete(strategy: SignInHost, req: Request, options: SpaceAuthen
   if (query.error !== undefined) {
     // The state matched, so this error really comes from the sign-in this browser started.
     if (query.error === 'access_denied') return fail({ message: 'Sign-in was cancelled in Space' }, 401, 'access_denied');
-    const error = String(query.error).slice(0, 100);
-    const description = typeof query.error_description === 'string' ? query.error_description.slice(0, 300) : undefined;
+    // Outside text: made one printable line, and capped, before anything uses it.
+    const error = cleanText(query.error, [], 100) || 'unknown_error';
+    const description = cleanText(query.error_description) || undefined;
     runtime.emit({ event: 'signin.refused', reason: 'authorization_error', error });
     refused(runtime, req, op, 'authorization_error');
     return strategy.error(new SpaceAuthorizationError(

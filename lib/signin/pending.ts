@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { ADD_PENDING, fingerprint, isSealed, type Keys, type KV, seal, TAKE_PENDING, unseal } from '../store';
+import { ADD_PENDING, fingerprint, type Keys, type KV, openStored, seal, TAKE_PENDING } from '../store';
 import { isRecord } from '../core';
 
 /**
@@ -91,9 +91,9 @@ export class PendingStore {
 
   private decode(browser: string, field: string, value: string): PendingSignIn | undefined {
     const body = value.slice(value.indexOf('|') + 1);
-    if (!isSealed(body)) return this.encryption.length ? undefined : parse(body);
-    const plain = unseal(this.encryption, body, `pending:${this.set(browser)}:${field}`);
-    return plain === undefined ? undefined : parse(plain);
+    const opened = openStored(this.encryption, body, `pending:${this.set(browser)}:${field}`);
+    if (!opened.ok) return undefined;
+    return parse('text' in opened ? opened.text : body);
   }
 
   /** Stores a pending sign-in and returns its state. */

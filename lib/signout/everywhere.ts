@@ -79,8 +79,8 @@ export function spaceSessions(req: Request): SpaceSessions {
     async endAll(options = {}) {
       const { user, grant } = await mine();
       const member = memberOf(req.user);
-      const others = user ? await endEntries(runtime, user, (g) => g === grant) : 0;
-      if (!options.exceptCurrent) await endCurrent();
+      // Every session, this one included, is marked ended before Space is asked to revoke any.
+      const others = await endEntries(runtime, user, (g) => g === grant, options.exceptCurrent ? undefined : req);
       ended(member, options.exceptCurrent ? 'all_other_sessions' : 'all_sessions', others + (options.exceptCurrent ? 0 : 1));
     },
   };
@@ -88,9 +88,9 @@ export function spaceSessions(req: Request): SpaceSessions {
 
 /**
  * Ends every session of a user (by Space profile id) in this app, for operators: e.g. when
- * someone leaves. Each is marked ended in Redis (every app process refuses its cookie from
- * then on) and its refresh token revoked at Space when its access token still works (best
- * effort). Resolves to how many sessions were ended.
+ * someone leaves. All are marked ended in Redis first, together (every app process refuses
+ * their cookies from then on); then the member's refresh tokens are revoked at Space, in
+ * parallel (best effort, within a few seconds). Resolves to how many sessions were ended.
  */
 export async function endSpaceSessionsOf(userId: string, options: { strategy: SpaceStrategy }): Promise<number> {
   if (typeof userId !== 'string' || userId === '') throw new TypeError('endSpaceSessionsOf requires a Space profile id');

@@ -1,5 +1,5 @@
 import { isRecord, SpaceError, type SpaceErrorCode, type SpaceErrorDetails } from '../core';
-import { type AnswerHeaders, SpaceAgents, send } from './transport';
+import { type AnswerHeaders, NotResentError, SpaceAgents, send } from './transport';
 
 type SpaceErrorClass = new (message: string, details: SpaceErrorDetails) => SpaceError;
 
@@ -83,6 +83,9 @@ export async function callSpace(call: SpaceCall): Promise<SpaceAnswer> {
     if (ended === 'aborted') {
       throw fail('SPACE_UNREACHABLE', `${call.what} call was aborted (${where})`, { cause: err });
     }
+    if (err instanceof NotResentError) {
+      throw fail('SPACE_UNREACHABLE', `${call.what} closed a reused connection without answering (${err.code}); the request was not sent again, as Space may already have processed it (${where})`, { cause: err });
+    }
     const reason = networkReason(err);
     throw fail('SPACE_UNREACHABLE', `Could not reach ${call.what}: ${reason} (${where})`, { cause: err });
   } finally {
@@ -96,8 +99,9 @@ function networkReason(err: unknown): string {
   if (typeof own === 'string') return own;
   const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
   if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message;
-  return err instanceof Error ? err.message : String(err);
+  // A TLS error may quote what the server presented (its certificate's names): outside text.
+  if (cause && typeof cause.message === 'string') return cleanText(cause.message, [], 200)!;
+  return cleanText(err instanceof Error ? err.message : String(err), [], 200)!;
 }
 
 /** Parses a JSON body, or returns undefined. Never throws, never pollutes prototypes. */
@@ -123,14 +127,28 @@ export function parseRetryAfter(value: string | null): number | undefined {
   return Math.max(0, Math.ceil((date - Date.now()) / 1000));
 }
 
-/** Keeps Space's text printable and short, and strips anything we sent. */
-export function cleanText(text: unknown, secrets: ReadonlyArray<string | undefined> = []): string | undefined {
+/**
+ * Characters that can forge or hide a log line: C0 controls (CR, LF, ESC for terminal
+ * sequences...), DEL, C1 controls (NEL among them), the Unicode line and paragraph separators,
+ * and the bidirectional overrides that make text display in another order than it reads.
+ */
+const UNSAFE_TEXT = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g;
+
+/**
+ * The one sanitizer for text from outside (Space's answers, the sign-in callback's query): it
+ * is applied where such text enters the library, so every message, event and log line built
+ * from it afterwards is one printable line. Control and line-breaking characters become a
+ * space, anything we sent (`secrets`) is redacted, and the result is cut at `max` characters.
+ * Undefined for a value that is not a string.
+ */
+export function cleanText(text: unknown, secrets: ReadonlyArray<string | undefined> = [], max = 300): string | undefined {
   if (typeof text !== 'string') return undefined;
-  let out = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  // Cut a generous slice first, so a hostile megabyte is never scanned whole.
+  let out = text.slice(0, max * 4 + 64).replace(UNSAFE_TEXT, ' ').trim();
   for (const secret of secrets) {
     if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
   }
-  return out.length > 300 ? `${out.slice(0, 300)}…` : out;
+  return out.length > max ? `${out.slice(0, max)}…` : out;
 }
 
 /**

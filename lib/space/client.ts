@@ -43,6 +43,54 @@ function formBody(form: Record<string, string>): string {
   return body;
 }
 
+/** What a path segment may hold as it is (RFC 3986 `pchar`); anything else is percent-encoded. */
+const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]$/;
+
+function badPath(path: string, why: string): never {
+  throw new TypeError(`Space API path ${JSON.stringify(path.length > 100 ? `${path.slice(0, 100)}…` : path)} ${why}`);
+}
+
+/**
+ * An API path (relative to `/api/http/`) made safe to put in a URL, or a TypeError. Each
+ * segment is percent-encoded where it needs it (characters outside RFC 3986's `pchar`, a lone
+ * `%`), while escapes already there (`%20`, from `encodeURIComponent`) are kept. Refused: a
+ * `?` or `#` (query parameters go in `options.query`), and any segment that is, or decodes to,
+ * `.` or `..`, or holds a `\` or an encoded `/` (a URL parser or Space would climb out of
+ * `/api/http/` with it, e.g. `profiles/../../oauth/x`).
+ */
+export function apiPath(path: unknown): string {
+  if (typeof path !== 'string') throw new TypeError(`Space API path must be a string like "team-directory/profiles/me", got ${typeof path}`);
+  const relative = path.replace(/^\/+/, '');
+  if (relative === '') badPath(path, 'is empty: give the path after /api/http/, e.g. "team-directory/profiles/me"');
+  if (/[?#]/.test(relative)) badPath(path, 'holds "?" or "#": give query parameters in the call\'s "query" option');
+  return relative.split('/').map((segment) => {
+    let out = '';
+    for (let i = 0; i < segment.length;) {
+      if (segment[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(segment.slice(i + 1, i + 3))) {
+        out += segment.slice(i, i + 3);
+        i += 3;
+        continue;
+      }
+      const char = String.fromCodePoint(segment.codePointAt(i)!);
+      try {
+        out += PCHAR.test(char) ? char : encodeURIComponent(char);
+      } catch {
+        badPath(path, 'holds an unpaired surrogate');
+      }
+      i += char.length;
+    }
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(out);
+    } catch {
+      decoded = out; // Escapes that are not UTF-8: kept as they are, and checked as they are.
+    }
+    if (decoded === '.' || decoded === '..') badPath(path, 'has a "." or ".." segment: it would leave /api/http/');
+    if (/[/\\]/.test(decoded)) badPath(path, 'has a "\\" or an encoded "/" inside a segment');
+    return out;
+  }).join('/');
+}
+
 export class SpaceClient {
   readonly tokenURL: URL;
   /** This client's pooled connections to Space. */
@@ -139,7 +187,11 @@ export class SpaceClient {
     }
     let url = this.apiURLs.get(key);
     if (url) return url;
-    url = new URL(`${this.settings.spaceURL}/api/http/${path.replace(/^\/+/, '')}`);
+    const base = new URL(`${this.settings.spaceURL}/api/http/`);
+    // Appended, not resolved against the base: a first segment like "name:x" would read as a scheme.
+    url = new URL(`${base.href}${apiPath(path)}`);
+    // Belt and braces: whatever the path, the call stays under this Space's /api/http/.
+    if (url.origin !== base.origin || !url.pathname.startsWith(base.pathname)) badPath(path, 'leaves /api/http/');
     for (const [name, value] of Object.entries(query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }

@@ -4,7 +4,7 @@
  * API error kinds, public keys (JWKS).
  */
 export { isExpiredTokenError, isRevokedGrantError } from './api-errors';
-export { callSpace, isRecord, parseJSON } from './call';
+export { callSpace, cleanText, isRecord, parseJSON } from './call';
 export { SpaceClient } from './client';
 export type { SpaceApiCallOptions } from './client';
 export { KeySet, rs512 } from './jwks';

@@ -1,4 +1,5 @@
 import { isRecord } from '../core';
+import { cleanText } from './call';
 
 /** The tokens of a signed-in user, as `req.spaceTokens` shows them. */
 export interface SpaceTokenSet {
@@ -32,7 +33,7 @@ export function parseTokenResponse(body: unknown, now: number, requestedScope?: 
     return { ok: false, problem: '"access_token" is missing or not a non-empty string' };
   }
   if (tokenType !== undefined && (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer')) {
-    return { ok: false, problem: `"token_type" is ${JSON.stringify(typeof tokenType === 'string' ? tokenType.slice(0, 20) : typeof tokenType)}, not Bearer` };
+    return { ok: false, problem: `"token_type" is ${JSON.stringify(typeof tokenType === 'string' ? cleanText(tokenType, [], 20) : typeof tokenType)}, not Bearer` };
   }
   if (refreshToken !== undefined && refreshToken !== null && (typeof refreshToken !== 'string' || refreshToken.length === 0)) {
     return { ok: false, problem: '"refresh_token" is not a non-empty string' };

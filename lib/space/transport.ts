@@ -60,6 +60,24 @@ export interface SendOptions {
   stop: (listener: (reason: Error) => void) => void;
 }
 
+/**
+ * Methods sent once more after a pooled socket turned out dead: those that change nothing at
+ * Space (RFC 9110 §9.2.1). Any other (a POST to the token endpoint above all) may have been
+ * processed although no answer came: a code would be spent twice, a refresh token rotated twice.
+ */
+const RESENDABLE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A request on a reused keep-alive socket that ended without any answer (ECONNRESET, EPIPE),
+ * which was not sent again because it is not idempotent: Space may or may not have processed it.
+ */
+export class NotResentError extends Error {
+  constructor(readonly code: string, readonly method: string, cause: Error) {
+    super(`the reused connection ended without an answer (${code}); the ${method} was not sent again, as Space may have processed it`, { cause });
+    this.name = 'NotResentError';
+  }
+}
+
 const targets = new WeakMap<URL, { protocol: string; hostname: string; port: string; path: string }>();
 
 /** What node:http needs of a URL, read once per URL object (Node's own conversion reads every part, every call). */
@@ -75,8 +93,10 @@ function requestTarget(url: URL, method: string, headers: Record<string, string 
 
 /**
  * One request, body read in full (up to `maxBytes`). Redirects are never followed: a 3xx is an
- * answer like any other. A request on a reused pooled socket that the server had just closed
- * (ECONNRESET before any answer byte) is sent once more on a new socket: the server never saw it.
+ * answer like any other. A GET, HEAD or OPTIONS on a reused pooled socket that the server had
+ * just closed (ECONNRESET or EPIPE before any answer byte) is sent once more on a new socket.
+ * Any other method is not: the server may have read and processed it before the connection
+ * ended (there is no telling), so the call fails with a {@link NotResentError} instead.
  */
 export function send(options: SendOptions, retried = false): Promise<RawAnswer> {
   return new Promise<RawAnswer>((resolve, reject) => {
@@ -117,10 +137,13 @@ export function send(options: SendOptions, retried = false): Promise<RawAnswer> 
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (settled) return;
-      if (!answered && !retried && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-        settled = true;
-        send(options, true).then(resolve, reject);
-        return;
+      if (!answered && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        if (!RESENDABLE.has(options.method.toUpperCase())) return finish(new NotResentError(err.code, options.method.toUpperCase(), err));
+        if (!retried) {
+          settled = true;
+          send(options, true).then(resolve, reject);
+          return;
+        }
       }
       finish(err);
     });

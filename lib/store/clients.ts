@@ -14,6 +14,9 @@ function shaOf(script: Script): string {
 }
 const isNoScript = (err: unknown) => err instanceof Error && /NOSCRIPT/.test(err.message);
 
+/** What a `redis` option must be, in the words of every message that refuses one. */
+export const REDIS_EXPECTED = 'an ioredis client (new Redis(), new Cluster()) or a node-redis client (createClient(), createCluster())';
+
 /** The client's kind, or undefined for something that is neither ioredis nor node-redis. */
 export function redisKind(client: unknown): 'ioredis' | 'ioredis-cluster' | 'node-redis' | 'node-redis-cluster' | undefined {
   if (!client || typeof client !== 'object') return undefined;

@@ -1,4 +1,5 @@
-import { ioredisKV, nodeRedisKV, redisKind } from './clients';
+import { describeGiven } from '../core';
+import { ioredisKV, nodeRedisKV, REDIS_EXPECTED, redisKind } from './clients';
 import type { KV } from './kv';
 import { memoryKV } from './memory';
 import { watchRedis } from '../core';
@@ -14,5 +15,5 @@ export function kvFor(client: unknown, timeout: number): KV {
   watchRedis(client);
   if (kind === 'ioredis' || kind === 'ioredis-cluster') return ioredisKV(client, timeout);
   if (kind === 'node-redis' || kind === 'node-redis-cluster') return nodeRedisKV(client, timeout);
-  throw new TypeError('"redis" must be an ioredis or node-redis client');
+  throw new TypeError(`"redis" must be ${REDIS_EXPECTED}, got ${describeGiven(client)}`);
 }

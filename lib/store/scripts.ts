@@ -56,6 +56,36 @@ return written`,
   },
 };
 
+/**
+ * Ends a sign-in and answers what its record held just before, in one atomic step: the end
+ * mark is written unless one is there already (it keeps its expiry then), the renewal lock is
+ * released if it is still ours, and the previous value comes back (nil when there was none) so
+ * the caller can revoke the newest tokens without reading them first.
+ * KEYS: record, lock. ARGV: end mark, its version, ttl (ms), lock token ('' for none).
+ */
+export const END_RECORD: Script = {
+  name: 'end record',
+  lua: `
+local current = redis.call('GET', KEYS[1])
+local ended = false
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) and tonumber(decoded.version) >= tonumber(ARGV[2]) then
+    ended = true
+  end
+end
+if not ended then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+if ARGV[4] ~= '' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return current`,
+  local(kv, [record, lock], [value, version, ttl, token]) {
+    const current = kv.get(record!);
+    const stored = versionOf(current);
+    if (stored === undefined || stored < Number(version)) kv.set(record!, value!, Number(ttl));
+    releaseLocal(kv, lock!, token!);
+    return current;
+  },
+};
+
 /** Deletes the lock if it still holds our token. KEYS: lock. ARGV: token. */
 export const RELEASE_LOCK: Script = {
   name: 'release lock',

@@ -59,3 +59,25 @@ export function unseal(keys: readonly Buffer[], sealed: string, place: string): 
   }
   return undefined;
 }
+
+/** What a store read, once the one rule of {@link openStored} is applied. */
+export type Opened = { ok: true; text: string } | { ok: true; plain: true } | { ok: false; why: 'plain' | 'unopenable' };
+
+/**
+ * The one rule every store reads by (sign-in records, the session's copy, pending sign-ins,
+ * team facts, the application's token). `candidate` is the part of the stored value that
+ * would be sealed (anything that is not an `s1.` string counts as a plain value).
+ * - With encryption keys, only a sealed value one of them opens is accepted: its plaintext.
+ *   A plain value is refused (`why: 'plain'`): it was not written by this library with these
+ *   keys (someone with write access to Redis, or a value from before the keys were set).
+ * - Without keys, a plain value is accepted as it is (`plain: true`); a sealed one cannot be
+ *   read (`why: 'unopenable'`).
+ * A sealed value no key opens (a retired key, a value moved elsewhere or tampered with) is
+ * refused (`why: 'unopenable'`). Each store decides what a refusal means for it (signed out,
+ * fetch again, no such sign-in), never an error.
+ */
+export function openStored(keys: readonly Buffer[], candidate: unknown, place: string): Opened {
+  if (!isSealed(candidate)) return keys.length ? { ok: false, why: 'plain' } : { ok: true, plain: true };
+  const text = keys.length ? unseal(keys, candidate, place) : undefined;
+  return text === undefined ? { ok: false, why: 'unopenable' } : { ok: true, text };
+}

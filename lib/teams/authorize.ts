@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { spaceApi } from '../refresh';
 import { runtimeOf, type SpaceRuntime } from '../runtime';
-import { fn, number, oneOf, onlyKnown, SpaceApiError } from '../core';
+import { fn, isRecord, number, oneOf, onlyKnown, SpaceApiError } from '../core';
 import { fingerprint } from '../store';
 import { fetchMember, scopeHasMemberships, type SpaceGet, type SpaceMember } from './rules';
 import { MemberFactsUnavailable, MemberStore } from './membership-store';
@@ -38,8 +38,14 @@ export interface SpaceAuthorizeOptions {
   teams?: string[];
   /** Role ids or names (exact): matches when the user holds that role in any team. */
   roles?: string[];
-  /** Usernames (case-insensitive) or profile ids. */
-  users?: string[];
+  /**
+   * Who, by name: `{ id: '2asfen24Jx6u' }` matches that Space profile id exactly (case-sensitive),
+   * `{ username: 'john.doe' }` that username case-insensitively; neither is ever compared with the
+   * other field. A plain string is either (the profile id exactly, or the username
+   * case-insensitively): prefer the explicit forms, since a plain string meant as an id also
+   * admits a member whose username happens to spell it.
+   */
+  users?: SpaceAuthorizeUser[];
   /** Domains (`'acme.com'`, exact, case-insensitive) of the user's verified email addresses. */
   emailDomains?: string[];
   /** Your own rule: gets the facts (`req.spaceMember`'s shape) and the request. */
@@ -53,6 +59,9 @@ export interface SpaceAuthorizeOptions {
   /** Hidden fields for the sign-out form of the 403 page, e.g. `(req) => ({ _csrf: csrfToken(req) })`. */
   signOutFields?: (req: Request) => Record<string, string>;
 }
+
+/** One entry of {@link SpaceAuthorizeOptions.users}: a profile id, a username, or a plain string meaning either. */
+export type SpaceAuthorizeUser = string | { id: string } | { username: string };
 
 const OWNER = 'spaceAuthorize';
 const KNOWN = ['strategy', 'teams', 'roles', 'users', 'emailDomains', 'allow', 'require', 'membershipTTL', 'membershipMaxStale', 'signOutFields'];
@@ -76,17 +85,48 @@ function storeOf(runtime: SpaceRuntime): MemberStore {
   return store;
 }
 
+const USERS_HINT = `${OWNER} option "users" must be a non-empty array of profile ids ({ id: "2asfen24Jx6u" }), usernames ({ username: "john.doe" }) or non-empty strings`;
+
+/**
+ * The `users` rule's two sets, kept apart: ids are compared exactly with the profile id, usernames
+ * case-insensitively with the username, and never one with the other. A plain string goes into
+ * both, as the option always read it (an id exactly, or a username in any case).
+ */
+function usersOf(value: unknown): { ids: Set<string>; usernames: Set<string> } | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length === 0) throw new TypeError(USERS_HINT);
+  const ids = new Set<string>();
+  const usernames = new Set<string>();
+  const text = (v: unknown): string => {
+    if (typeof v !== 'string' || v.trim() === '') throw new TypeError(USERS_HINT);
+    return v.trim();
+  };
+  for (const entry of value as unknown[]) {
+    if (typeof entry === 'string') {
+      ids.add(text(entry));
+      usernames.add(text(entry).toLowerCase());
+    } else if (isRecord(entry) && Object.keys(entry).length === 1 && 'id' in entry) {
+      ids.add(text(entry.id));
+    } else if (isRecord(entry) && Object.keys(entry).length === 1 && 'username' in entry) {
+      usernames.add(text(entry.username).toLowerCase());
+    } else {
+      throw new TypeError(USERS_HINT);
+    }
+  }
+  return { ids, usernames };
+}
+
 /** The rules of one spaceAuthorize, checked at construction. */
 function rulesOf(o: SpaceAuthorizeOptions): Rule[] {
   const rules: Rule[] = [];
   const teams = names('teams', o.teams);
   const roles = names('roles', o.roles);
-  const users = names('users', o.users)?.map((u) => u.toLowerCase());
+  const users = usersOf(o.users);
   const domains = names('emailDomains', o.emailDomains)?.map((d) => d.replace(/^@/, '').toLowerCase());
   const allow = fn<Rule>(OWNER, 'allow', o.allow);
   if (teams) rules.push((m) => m.teams.some((t) => teams.some((x) => t.pathIds.includes(x) || t.path.includes(x))));
   if (roles) rules.push((m) => m.roles.some((r) => roles.includes(r.id) || roles.includes(r.name)));
-  if (users) rules.push((m) => users.includes(m.username.toLowerCase()) || users.includes(m.id.toLowerCase()));
+  if (users) rules.push((m) => (m.id !== '' && users.ids.has(m.id)) || (m.username !== '' && users.usernames.has(m.username.toLowerCase())));
   if (domains) rules.push((m) => m.emails.some((e) => domains.some((d) => e.endsWith(`@${d}`))));
   if (allow) rules.push(allow);
   if (rules.length === 0) throw new TypeError(`${OWNER} needs at least one rule: "teams", "roles", "users", "emailDomains" or "allow"`);

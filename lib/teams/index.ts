@@ -3,5 +3,5 @@
  * member facts read from Space and cached in Redis.
  */
 export { spaceAuthorize } from './authorize';
-export type { SpaceAuthorizeOptions } from './authorize';
+export type { SpaceAuthorizeOptions, SpaceAuthorizeUser } from './authorize';
 export type { SpaceMember, SpaceMemberRole, SpaceMemberTeam } from './rules';

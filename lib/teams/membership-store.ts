@@ -1,5 +1,5 @@
 import { isRecord, isRedisOutage, isSpaceError, trimOldest } from '../core';
-import { isSealed, type Keys, type KV, RedisLock, seal, unseal, WRITE_AND_RELEASE } from '../store';
+import { type Keys, type KV, openStored, RedisLock, seal, WRITE_AND_RELEASE } from '../store';
 import { isMember, type SpaceMember } from './rules';
 
 /** Facts as cached: when they were fetched, and when a fetch last failed (Space away). */
@@ -151,13 +151,10 @@ export class MemberStore {
     if (!raw) return undefined;
     try {
       let value: unknown = JSON.parse(raw);
-      if (isRecord(value) && isSealed(value.sealed)) {
-        const plain = this.encryption.length ? unseal(this.encryption, value.sealed, this.place(tag)) : undefined;
-        if (plain === undefined) return undefined; // A retired key: fetch again.
-        value = JSON.parse(plain);
-      } else if (this.encryption.length) {
-        return undefined; // Facts must be sealed when keys are set: a plain value was not written by us.
-      }
+      // Refused (a retired key; or plain while keys are set: not written by us): fetch again.
+      const opened = openStored(this.encryption, isRecord(value) ? value.sealed : undefined, this.place(tag));
+      if (!opened.ok) return undefined;
+      if ('text' in opened) value = JSON.parse(opened.text);
       if (!isRecord(value) || typeof value.at !== 'number') return undefined;
       const entry: Entry = { at: value.at };
       if (value.member !== undefined) {

@@ -5,6 +5,7 @@
  */
 export { ConsentStore } from './consents';
 export { RecordStore, isEnded } from './records';
+export type { SignInRecord } from './records';
 export { RenewalEngine } from './renewal-engine';
 export type { Refresher } from './renewal-engine';
 export { isFresh, isStoredTokenSet, keptRefreshToken, publicView } from './token-set';

@@ -1,4 +1,4 @@
-import { isSealed, type Keys, type KV, RedisLock, seal, unseal, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
+import { END_RECORD, type Keys, type KV, openStored, RedisLock, seal, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from '../core';
 
@@ -29,7 +29,10 @@ export class RecordStore {
   }
 
   async read(grant: string): Promise<SignInRecord | undefined> {
-    const raw = await this.kv.get(this.keys.record(grant));
+    return this.decode(await this.kv.get(this.keys.record(grant)), grant);
+  }
+
+  private decode(raw: string | null, grant: string): SignInRecord | undefined {
     if (!raw) return undefined;
     let value: unknown;
     try {
@@ -39,12 +42,13 @@ export class RecordStore {
     }
     if (!isRecord(value)) return undefined;
     if (value.ended === true) return { ended: true, version: ENDED_VERSION };
-    if (isSealed(value.sealed)) {
-      const plain = this.encryption.length ? unseal(this.encryption, value.sealed, this.place(grant)) : undefined;
-      // No key opens it (a key was retired, or the value was moved): the sign-in has ended.
-      if (plain === undefined) return { ended: true, version: ENDED_VERSION };
+    const opened = openStored(this.encryption, value.sealed, this.place(grant));
+    // No key opens it (a key was retired, or the value was moved), or it is plain while keys
+    // are set (not written by us): the sign-in has ended, its tokens are never used.
+    if (!opened.ok) return { ended: true, version: ENDED_VERSION };
+    if ('text' in opened) {
       try {
-        value = JSON.parse(plain);
+        value = JSON.parse(opened.text);
       } catch {
         return { ended: true, version: ENDED_VERSION };
       }
@@ -71,9 +75,14 @@ export class RecordStore {
     await this.kv.run(WRITE_SIGN_IN, [this.keys.record(grant), this.keys.owner(grant)], [this.encode(record, grant), Math.max(1000, Math.round(ttl)), owner]);
   }
 
-  /** Marks the sign-in as ended for `ttl` ms: no copy of its tokens is used or renewed again. */
-  end(grant: string, ttl: number, lockToken = ''): Promise<boolean> {
-    return this.write({ ended: true, version: ENDED_VERSION }, grant, ttl, lockToken);
+  /**
+   * Marks the sign-in as ended for `ttl` ms (no copy of its tokens is used or renewed again)
+   * and answers the record as it was just before: the newest tokens, to revoke at Space.
+   */
+  async end(grant: string, ttl: number, lockToken = ''): Promise<SignInRecord | undefined> {
+    const ended = { ended: true, version: ENDED_VERSION } as const;
+    const before = await this.kv.run(END_RECORD, [this.keys.record(grant), this.keys.lock(grant)], [this.encode(ended, grant), ENDED_VERSION, Math.max(1000, Math.round(ttl)), lockToken]);
+    return typeof before === 'string' ? this.decode(before, grant) : undefined;
   }
 
   /** Takes the renewal lock; its token, or undefined when someone holds it. */

@@ -1,7 +1,7 @@
 import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
 import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
 import type { ConsentStore } from './consents';
-import { isEnded, type RecordStore } from './records';
+import { isEnded, type RecordStore, type SignInRecord } from './records';
 import { adoptFromConsent, isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
 import { describeRenewal, joinRenewal, traced, trackRenewal } from '../telemetry';
 
@@ -112,11 +112,15 @@ export class RenewalEngine {
     });
   }
 
-  /** Marks a sign-in as ended everywhere: its record can never be written again. */
-  async end(grant: string, ttl: number, lockToken = ''): Promise<void> {
-    await this.records.end(grant, ttl, lockToken);
+  /**
+   * Marks a sign-in as ended everywhere: its record can never be written again. Answers the
+   * record as it was just before (its newest tokens, for a revocation).
+   */
+  async end(grant: string, ttl: number, lockToken = ''): Promise<SignInRecord | undefined> {
+    const before = await this.records.end(grant, ttl, lockToken);
     this.unsaved.delete(grant);
     this.announce('e', grant, Number.MAX_SAFE_INTEGER);
+    return before;
   }
 
   /**

@@ -23,7 +23,8 @@ export const ERROR_HANDLER_OPTION_NAMES = ['signInURL', 'onError'] as const;
 
 /**
  * An Express error handler for what this library and its session store can throw: Redis
- * away → 503 with `Retry-After` (never a sign-out); Space away or slow → 503/504; Space
+ * away (down, hung, or refusing for now: OOM, READONLY, LOADING, MISCONF, BUSY, NOAUTH, a
+ * cluster failing over) → 503 with `Retry-After` (never a sign-out); Space away or slow → 503/504; Space
  * refusing or answering nonsense → 502; a refused or incomplete sign-in → 400 (a callback refused
  * through Passport's `failWithError` → its own status and reason); an ended
  * sign-in → sent to sign in again (401 JSON for API requests). JSON for API requests, a
@@ -43,11 +44,14 @@ export function spaceErrorHandler(options: SpaceErrorHandlerOptions = {}): Error
     }
   };
   return function spaceErrorHandlerMiddleware(err, req, res, next) {
+    // Whatever this handler answers or hands on, a Redis error leaves it without the command's
+    // arguments (session ids, session contents): your handlers and loggers never see them.
+    scrubRedisError(err);
     if (res.headersSent) return next(err);
     const signInURL = configured ?? runtimeOf(req)?.settings.signInPath ?? '/auth/space';
     if (isRedisOutage(err)) {
       explainOffline(err, runtimeOf(req)?.settings.redis);
-      report(scrubRedisError(err), 503, req);
+      report(err, 503, req);
       return answerUnavailable(req, res, 'store');
     }
     if (err instanceof SyntaxError && (req as { session?: unknown }).session === undefined) {

@@ -11,13 +11,25 @@ declare global {
   }
 }
 
+/** What a wrong mounting of {@link spaceRawBody} is told. */
+export const RAW_BODY_MISUSE = 'spaceRawBody is a body parser\'s verify hook, not a middleware: '
+  + 'mount app.use(express.json({ verify: spaceRawBody })), not app.use(spaceRawBody)';
+
 /**
  * A `verify` hook for Express's body parsers that keeps the exact body bytes in `req.rawBody`,
  * so signatures can be checked after `express.json()` has parsed the body:
  * `app.use(express.json({ verify: spaceRawBody }))`.
+ *
+ * Mounted by mistake as a middleware (`app.use(spaceRawBody)`), it is called as
+ * `(req, res, next)`: it then passes a TypeError saying how to mount it to `next`, so every
+ * request fails loudly instead of hanging. (It keeps three parameters: with four, Express would
+ * take it for an error handler and skip it silently.)
  */
 export function spaceRawBody(req: IncomingMessage, _res: unknown, buf: Buffer): void {
-  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = buf;
+  const third: unknown = buf;
+  if (typeof third === 'function') return void (third as (err: unknown) => void)(new TypeError(RAW_BODY_MISUSE));
+  if (!Buffer.isBuffer(third)) throw new TypeError(RAW_BODY_MISUSE);
+  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = third;
 }
 
 /** The raw body, or why it cannot be had. */

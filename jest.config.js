@@ -13,6 +13,9 @@ module.exports = {
     // Source files may import siblings as './x.js' (what Node's resolution wants after the build).
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
+  // The shared Redis: the one at REDIS_URL, else a redis-server of the run's own (helpers/global-setup.js).
+  globalSetup: '<rootDir>/__tests__/helpers/global-setup.js',
+  globalTeardown: '<rootDir>/__tests__/helpers/global-teardown.js',
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -1,4 +1,4 @@
-// The README's two quick starts, run as a reader runs them: each block is taken from README.md as
+// The README's two quick starts and its spaceAuth short setup, run as a reader runs them: each block is taken from README.md as
 // it stands (the TypeScript one stripped of its types, as tsc or tsx would), saved into a project
 // that installed the packed package, and started with the environment "Five minutes with the
 // emulator" tells the reader to write; then a sign-in through the emulator's sign-in page, /me,
@@ -184,6 +184,46 @@ describe.each(QUICK_STARTS)('the README quick start in $name', ({ file, source }
     const home = await jar.fetch(`${app.url}/`);
     expect(home.status).toBe(200);
     expect(await home.text()).toContain('Sign in with Space');
+  });
+});
+
+describe('the README short setup with spaceAuth, as an ES module', () => {
+  let redis: OwnRedis;
+  let app: App;
+
+  beforeAll(async () => {
+    const source = ts.transpileModule(sectionBlock(README, 'Short setup with spaceAuth', 'ts'), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    fs.writeFileSync(path.join(project, 'short.mjs'), source);
+    redis = await startOwnRedis();
+    app = await startApp('short.mjs', redis);
+  });
+
+  afterAll(async () => {
+    if (app) await stopApp(app.child);
+    await redis?.stop();
+  });
+
+  test('everything needs a sign-in; signing in through the emulator\'s page lands home; sign-out ends it', async () => {
+    try {
+      const jar = new Jar();
+      // authRequired: an API-like request (fetch) gets 401 JSON, never a redirect.
+      expect((await jar.fetch(`${app.url}/`)).status).toBe(401);
+      const start = await jar.fetch(`${app.url}/auth/space?returnTo=/`);
+      expect(start.status).toBe(302);
+      const page = await fetch(start.headers.get('location') as string, { redirect: 'manual' });
+      const approved = await fetch(`${space.url}/oauth/auth/approve`, { method: 'POST', redirect: 'manual', body: approval(await page.text(), 'john.doe') });
+      const back = await jar.fetch(approved.headers.get('location') as string);
+      expect({ status: back.status, location: back.headers.get('location') }).toEqual({ status: 302, location: '/' });
+      const home = await jar.fetch(`${app.url}/`);
+      expect({ status: home.status, text: await home.text() }).toEqual({ status: 200, text: 'Hello, John Doe' });
+      const out = await jar.fetch(`${app.url}/auth/signout`, { method: 'POST', headers: { origin: app.url } });
+      expect(out.status).toBeLessThan(400);
+      expect((await jar.fetch(`${app.url}/`)).status).toBe(401);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- app output ---\n${app.output()}`);
+    }
   });
 });
 

@@ -64,6 +64,15 @@ async function main() {
       for (let i = tokenAnswers.length - 1; i >= 0; i--) if (tokenAnswers[i].port === port) tokenAnswers.splice(i, 1);
       return true;
     },
+    // One member approved on every sign-in (`member`: an index into the members, negative from the
+    // end), or, with no member, the rotation over every member again (restarted at the first).
+    // Answers the member's username.
+    approve: ({ which, member }) => {
+      const user = member === undefined || member === null ? null : users.at(member);
+      if (member !== undefined && member !== null && !user) throw new Error(`no member ${member}`);
+      pick(which).setAutoApprove(user ? user.username : users.map((u) => u.username));
+      return user ? user.username : null;
+    },
     tokenAnswers: ({ which }) => tokenAnswers.filter((t) => t.port === pick(which).port),
     close: async () => {
       await Promise.all([long.close(), short.close()]);

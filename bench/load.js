@@ -178,11 +178,22 @@ serve({
     return cookies;
   },
   warm: ({ targets }) => Promise.all(targets.map((t) => warm(t.base, t.n))),
-  /** Sends every request of every target at once (on warmed sockets), one session's cookie. */
+  /**
+   * Sends every request of every target at once (on warmed sockets), one session's cookie, or
+   * each target's own (`t.cookie`). `users`: the distinct user ids the 200 answers named.
+   */
   async burst({ targets, cookie, path = '/me' }) {
     const started = clock();
-    const results = await Promise.all(targets.flatMap((t) => Array.from({ length: t.n }, () => get(`${t.base}${path}`, cookie))));
-    return summarize(results, started, clock());
+    const results = await Promise.all(targets.flatMap((t) => Array.from({ length: t.n }, () => get(`${t.base}${path}`, t.cookie ?? cookie))));
+    const summary = summarize(results, started, clock());
+    const ids = results.filter((r) => r.status === 200).map((r) => {
+      try {
+        return JSON.parse(r.body).user?.id ?? null;
+      } catch {
+        return null;
+      }
+    });
+    return { ...summary, users: [...new Set(ids)] };
   },
   close() {
     for (const agent of agents.values()) agent.destroy();

@@ -259,9 +259,29 @@ async function main() {
     prepared[kind] = s.cookies;
     await L('warm', { targets: [{ base: renew[kind][0].base, n: CFG.burst }, ...renew[kind].slice(1).map((a) => ({ base: a.base, n: CFG.crossPerProcess }))] });
   }
+  // The member burst, library only: per round, one member (a different one each round, from the
+  // end of the list, which the rotation has not reached) signed in from CFG.crossProcesses
+  // browsers, browser i through process i. The emulator approves that member alone meanwhile,
+  // then the rotation over every member again. The hand-written app keeps no per-member token.
+  const memberBrowsers = [];
+  try {
+    for (let r = 0; r < CFG.burstRounds; r++) {
+      const username = await emu.call('approve', { which: 'short', member: -1 - r });
+      const cookies = [];
+      for (const app of renew.library) {
+        const s = await L('signIn', { base: app.base, count: 1, concurrency: 1 });
+        if (s.ok !== 1) throw new Error(`member sign-in: ${JSON.stringify(s.failure)}`);
+        cookies.push(s.cookies[0]);
+      }
+      memberBrowsers.push({ username, cookies });
+    }
+  } finally {
+    await emu.call('approve', { which: 'short' });
+  }
   await sleep(expireWait);
   out.burst = {};
   out.cross = {};
+  out.member = { rounds: [] };
   for (const kind of Object.keys(renew)) {
     const cookies = prepared[kind];
     const singles = [];
@@ -295,6 +315,16 @@ async function main() {
       const answers = (await emu.call('tokenAnswers', { which: 'short' })).filter((a) => a.status === 200);
       const winnerAt = answers.length ? Math.min(...answers.map((a) => a.at)) : NaN;
       out.cross[kind].rounds.push({ tokenRequests: counts.refresh, ok: b.ok, count: b.count, p99: b.p99, winnerToLast: b.lastEnd - winnerAt, writeToLast: b.lastEnd - writeAt, statuses: b.statuses });
+    }
+    // The member burst (library): every browser's requests to a process other than the one it
+    // signed in through, all at once; the member's refresh token is one, so want 1 token request.
+    {
+      const lib = renew.library;
+      const { username, cookies } = memberBrowsers[r];
+      await emu.call('reset', { which: 'short' });
+      const b = await L('burst', { targets: cookies.map((cookie, i) => ({ base: lib[(i + 1) % lib.length].base, n: CFG.crossPerProcess, cookie })) });
+      const counts = await emu.call('counts', { which: 'short' });
+      out.member.rounds.push({ username, tokenRequests: counts.refresh, ok: b.ok, signedIn: b.signedIn, count: b.count, p99: b.p99, statuses: b.statuses, users: b.users.length });
     }
   }
   await Promise.all(Object.values(renew).flat().map(stop));
@@ -401,6 +431,16 @@ function report(out) {
     const lib = k === 'library';
     return [NAMES[k], rs.map((r) => r.tokenRequests).join(', '), `${fmt(med(rs, (r) => r.ok))}/${cfg.crossProcesses * cfg.crossPerProcess}`, fmt(med(rs, (r) => r.p99), 1), lib ? fmt(med(rs, (r) => r.winnerToLast), 1) : 'n/a (no single winner)', lib ? fmt(med(rs, (r) => r.writeToLast), 1) : 'n/a'];
   }));
+
+  if (out.member) {
+    lines.push(`## Member burst: ${cfg.crossProcesses} browsers of one member × ${cfg.crossProcesses} app processes, (c) only`, '', `One member signed in from ${cfg.crossProcesses} browsers, browser i through library process i; once their tokens have expired, ${cfg.crossPerProcess} concurrent requests per browser, each browser's to a process other than the one it signed in through, all at once. The member's refresh token is kept once per member (its consent), so the burst should make one token request. A different member each round. Not run for (b), which keeps its tokens in each session, not per member.`, '');
+    const rs = out.member.rounds;
+    const n = cfg.crossProcesses * cfg.crossPerProcess;
+    table(['app', 'token requests', 'answered 200', 'signed-in answers', 'members answered', 'statuses', 'p99 ms'], [[
+      NAMES.library, rs.map((r) => r.tokenRequests).join(', '), rs.map((r) => `${r.ok}/${n}`).join(', '), rs.map((r) => r.signedIn).join(', '), rs.map((r) => r.users).join(', '),
+      rs.map((r) => Object.entries(r.statuses).map(([k, v]) => `${k}×${v}`).join(' ')).join('; '), fmt(median(rs.map((r) => r.p99)), 1),
+    ]]);
+  }
 
   lines.push(`## Memory: heap after GC, ${fmt(cfg.memory)} sign-ins + ${fmt(cfg.memory)} renewals, twice`, '', 'The app reports process.memoryUsage().heapUsed after global.gc() (run with --expose-gc). Sessions live in Redis, so the heap should not grow with them.', '');
   table(['app', 'heap at start MiB', `after ${fmt(cfg.memory)} MiB`, `after ${fmt(cfg.memory * 2)} MiB`, 'bytes per live session', 'growth over the second batch MiB', 'token requests (renewals)', 'rss MiB'], Object.keys(memory).map((k) => {

@@ -411,7 +411,9 @@ export class RenewalEngine {
         // Also releases the renewal lock if it is still ours, so nobody waits for its TTL.
         const written = await this.records.write(entry.tokens, grant, entry.ttl, entry.lock);
         if (this.unsaved.get(grant) === entry) this.unsaved.delete(grant);
-        if (written) {
+        // Refused because an earlier attempt did land (Redis answered it too late for us): stored all the same.
+        const landed = written || await this.records.read(grant).then((r) => !isEnded(r) && r?.version === entry.tokens.version && r.accessToken === entry.tokens.accessToken, () => false);
+        if (landed) {
           this.announce('r', grant, entry.tokens.version);
           this.emit({ event: 'token.persisted_late', grant: fingerprint(grant, 12) });
         }

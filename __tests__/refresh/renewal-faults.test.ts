@@ -46,7 +46,7 @@ async function setUp(o: SetUp = {}): Promise<TestApp> {
   events = [];
   app = await startTestApp({
     spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout: 1000, ...o.strategy }, setup: o.setup,
-    refresh: { retryDelay: 0, onEvent: (e) => events.push(e), ...o.refresh },
+    refresh: { retryDelay: 1000, onEvent: (e) => events.push(e), ...o.refresh },
   });
   return app;
 }
@@ -166,6 +166,7 @@ describe('3. no two refreshes with one refresh token', () => {
     const hung = await a.get('/api/token');
     expect(hung.status).toBe(503);
     expect(await redis.keys(`${prefixes.at(-1)}space:*:lock`)).toEqual([]);
+    await sleep(1100); // the failure paused this sign-in for retryDelay (1 s here)
     const next = await a.get('/api/token');
     expect(next.status).toBe(200);
     expect(next.body.token).not.toBe(a.token);

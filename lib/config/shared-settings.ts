@@ -39,13 +39,19 @@ export interface SpaceSharedOptions {
   skew?: number;
   /** Life of a renewal lock if its holder dies, ms (an integer above `timeout`). Default `timeout` + 5000. */
   lockTTL?: number;
-  /** After a transient Space failure, wait this long before asking again for that sign-in, ms. Default 5000. */
+  /**
+   * After a failed renewal (Space down, or refusing our client, or answering nonsense), no process
+   * asks Space to renew that sign-in again for this long, ms; at least 1000. Default 5000.
+   */
   retryDelay?: number;
-  /** Longest pause a `Retry-After` from Space may impose on one sign-in, ms. Default 60000. */
+  /** Longest pause a `Retry-After` from Space may impose on one sign-in, ms (one shorter than `retryDelay` counts as `retryDelay`). Default 60000. */
   maxRetryAfter?: number;
   /** Receives events (renewals, failures) for your logs. Never given a token or a session id. */
   onEvent?: (event: SpaceTokenEvent) => void;
 }
+
+/** The shortest pause after a failed renewal, ms: the least `retryDelay` accepts. */
+export const MIN_RETRY_DELAY = 1000;
 
 /** The shared settings after defaults. */
 export interface SharedSettings {
@@ -101,7 +107,8 @@ const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
   encryptionKeys: { check: (owner, v) => (v === undefined ? undefined : parseEncryptionKeys(owner, v)), fallback: () => [] },
   skew: { check: (owner, v) => number(owner, 'skew', v, { min: 0, integer: true }), fallback: () => 60_000 },
   lockTTL: { check: (owner, v) => number(owner, 'lockTTL', v, { min: 100, integer: true }), fallback: (_, timeout) => timeout + 5000 },
-  retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: 0, integer: true }), fallback: () => 5000 },
+  // A failed renewal always pauses its sign-in: 0 would mean one token request per request.
+  retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: MIN_RETRY_DELAY, integer: true }), fallback: () => 5000 },
   maxRetryAfter: { check: (owner, v) => number(owner, 'maxRetryAfter', v, { min: 0, integer: true }), fallback: () => 60_000 },
   onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
 };

@@ -29,6 +29,15 @@ export class Keys {
     return `${this.prefix}{${grant}}:lock`;
   }
 
+  /**
+   * Set after a failed renewal: while it lives, no process asks Space to renew this lineage.
+   * `grant` is whatever renews: a sign-in with its own refresh token, or a member's consent
+   * (`c:<hash>`, beside its record and lock under one hash tag).
+   */
+  pause(grant: string): string {
+    return `${this.prefix}{${grant}}:pause`;
+  }
+
   pending(binding: string): string {
     return `${this.prefix}{p:${binding}}:pending`;
   }

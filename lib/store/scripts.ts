@@ -86,6 +86,19 @@ return current`,
   },
 };
 
+/**
+ * A sign-in's record and how long its renewals are still paused after a failure, in one round
+ * trip. Answers `[value or '', ms left]` (ms left below 1 when there is no pause).
+ * KEYS: record, pause.
+ */
+export const READ_WITH_PAUSE: Script = {
+  name: 'read record and pause',
+  lua: `return { redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[2]) }`,
+  local(kv, [record, pause]) {
+    return [kv.get(record!) ?? '', kv.pttl(pause!)];
+  },
+};
+
 /** Deletes the lock if it still holds our token. KEYS: lock. ARGV: token. */
 export const RELEASE_LOCK: Script = {
   name: 'release lock',

@@ -404,7 +404,7 @@ describe('spaceTokenRefresh options', () => {
     [() => ({ strategy: strategy(), skew: -1 }), 'option "skew" must be an integer >= 0'],
     [() => ({ strategy: strategy(), lockTTL: 1500.5 }), 'option "lockTTL" must be an integer >= 100'],
     [() => ({ strategy: strategy(), tokenTTL: 86400.5 }), 'option "tokenTTL" must be an integer >= 1000'],
-    [() => ({ strategy: strategy(), lockTTL: 5000 }), 'option "lockTTL" (5000 ms) must be at least the strategy\'s "timeout" + 1000 ms (11000)'],
+    [() => ({ strategy: strategy(), lockTTL: 5000 }), 'option "lockTTL" (5000 ms) must be at least the strategy\'s "timeout" + 3 × "redisTimeout" + 1000 ms (10000 + 3 × 2000 (default) + 1000 = 17000 ms)'],
     [() => ({ strategy: strategy(), signInURL: 'https://evil.example' }), 'option "signInURL" must be a local path'],
     [() => ({ strategy: strategy(), keyprefix: 'x:' }), 'spaceTokenRefresh has no option "keyprefix" (did you mean "keyPrefix"?)'],
   ])('throws a TypeError naming the problem (%#)', (options, message) => {

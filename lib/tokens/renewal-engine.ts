@@ -1,6 +1,6 @@
 import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
 import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
-import { MIN_RETRY_DELAY } from '../config';
+import { LOCK_MARGIN, MIN_RETRY_DELAY } from '../config';
 import type { ConsentStore } from './consents';
 import { isEnded, type RecordStore, type SignInRecord } from './records';
 import { adoptFromConsent, isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
@@ -11,7 +11,7 @@ export type Outcome =
   | { kind: 'ended'; reason: string }
   | { kind: 'unavailable'; retryAfter: number; reason: string };
 
-export interface RenewalSettings { skew: number; lockTTL: number; retryDelay: number; maxRetryAfter: number }
+export interface RenewalSettings { skew: number; lockTTL: number; redisTimeout: number; retryDelay: number; maxRetryAfter: number }
 
 /** What the engine needs from Space: a refresh, and a revocation for tokens nobody may keep. */
 export interface Refresher {
@@ -35,9 +35,12 @@ const NEWS_KEPT = 60_000;
  * lock whose waiters are woken by the winner's announcement (polling is the fallback) — and
  * keeps versioned records so that an older copy never wins over a newer one.
  *
- * - The lock outlives the refresh: `lockTTL` is at least the Space timeout + 1 s, and the
- *   refresh is aborted before the lock can expire. So two refreshes with one refresh token
- *   cannot happen, even with a Space that rotates refresh tokens.
+ * - The lock outlives the refresh: everything done under it is timed from the moment the lock
+ *   was asked for (before Redis set it, so before it can expire), and must end `LOCK_MARGIN`
+ *   before `lockTTL` runs out, the write of the result included: a slow read under the lock
+ *   leaves less time to Space, or none (then Space is not asked). `lockTTL` must hold every step
+ *   at its own deadline (settings.ts). So two refreshes with one refresh token cannot happen,
+ *   even with a Space that rotates refresh tokens.
  * - The write's answer counts: a renewal Redis refused (a newer version, or a sign-out mark)
  *   is neither reported nor used; tokens minted after a sign-out are revoked at Space.
  * - Every failed renewal pauses what renewed, in every process (a key in Redis next to its
@@ -277,8 +280,10 @@ export class RenewalEngine {
       const paused = this.pausedFor(grant, pausedFor);
       if (paused) return paused;
 
+      // The lock expires lockTTL after Redis sets it, which is after this moment: time from here.
+      const asked = Date.now();
       const lock = await this.records.lock(grant);
-      if (lock) return this.renewLocked(base, lock, ttl);
+      if (lock) return this.renewLocked(base, lock, ttl, asked + this.settings.lockTTL - LOCK_MARGIN);
       // A lock with no TTL (or more than ours) is not the library's: it would block forever.
       if (!strayChecked) {
         strayChecked = true;
@@ -295,7 +300,8 @@ export class RenewalEngine {
     }
   }
 
-  private async renewLocked(base: StoredTokenSet, lock: string, ttl: number): Promise<Outcome> {
+  /** Renews under the lock; `deadline` (epoch ms) is when everything done under it must have ended. */
+  private async renewLocked(base: StoredTokenSet, lock: string, ttl: number, deadline: number): Promise<Outcome> {
     const { grant } = base;
     const tag = fingerprint(grant, 12);
     let released = false;
@@ -311,10 +317,18 @@ export class RenewalEngine {
       }
       const paused = this.pausedFor(grant, pausedFor);
       if (paused) return paused;
+      // What is left for Space once the result's write (one Redis command) is set aside. The
+      // steps before may have eaten it (a stalled read, a process that was not scheduled):
+      // then Space is not asked at all, rather than asked by a holder whose lock may expire.
+      const forSpace = deadline - this.settings.redisTimeout - Date.now();
+      if (forSpace <= 0) {
+        this.emit({ event: 'token.refresh_failed', grant: tag, reason: 'lock_deadline', message: 'The steps before the token request took the renewal lock\'s whole time; Space was not asked' });
+        return { kind: 'unavailable', retryAfter: 1, reason: 'lock_deadline' };
+      }
       let renewed: SpaceTokenSet;
       try {
-        // Aborted well before the lock expires, whatever Space does.
-        const signal = AbortSignal.timeout(Math.max(100, this.settings.lockTTL - 500));
+        // Aborted before the lock can expire, whatever Space does.
+        const signal = AbortSignal.timeout(forSpace);
         renewed = await this.space.refresh(base.refreshToken, { ...(base.scope ? { scope: base.scope } : {}), signal });
       } catch (err) {
         return await this.refreshFailed(base, lock, err, ttl, () => { released = true; });

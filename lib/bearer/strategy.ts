@@ -65,9 +65,9 @@ export interface SpaceBearerOptions {
   profileFields?: string;
   /** Leeway for `exp`/`nbf`, ms. Default 0. */
   clockTolerance?: number;
-  /** Fewest ms between JWKS fetches caused by an unknown key. Default 30000. */
+  /** Fewest ms between JWKS fetches caused by an unknown key; also the longest pause after failed fetches (1 s, doubling). Default 30000. */
   jwksRefetchInterval?: number;
-  /** The JWKS is fetched again when older than this, ms. Default 1 hour. */
+  /** The JWKS is fetched again when older than this, ms; while that fails, the keys held keep serving (up to a day more). Default 1 hour. */
   jwksMaxAge?: number;
   /** Seconds in `Retry-After` when Space cannot be reached. Default 5. */
   retryAfter?: number;
@@ -282,7 +282,8 @@ export class SpaceBearerStrategy extends PassportStrategy {
   /** 503 when Space failed us; anything that is not a SpaceError is a bug and goes to Express. */
   private unavailable(res: Response, err: unknown): void {
     if (!isSpaceError(err)) throw err;
-    const retryAfter = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter : this.retryAfter;
+    // Space's own Retry-After (or what is left of a pause), but never "at once".
+    const retryAfter = Math.max(1, isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter : this.retryAfter);
     res.status(503).set({ 'Retry-After': String(retryAfter), 'Cache-Control': 'no-store' })
       .json({ error: 'temporarily_unavailable', error_description: 'Space could not be reached to check the access token; try again shortly' });
   }

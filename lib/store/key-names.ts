@@ -79,6 +79,11 @@ export class Keys {
     return `${this.prefix}{app:${id}}:lock`;
   }
 
+  /** Set after a failed application token request: while it lives, no process asks Space again. */
+  appPause(id: string): string {
+    return `${this.prefix}{app:${id}}:pause`;
+  }
+
   /** Where renewals and sign-outs are announced, so other processes learn of them at once. */
   get channel(): string {
     return `${this.prefix}events`;

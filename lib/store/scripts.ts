@@ -99,6 +99,15 @@ export const READ_WITH_PAUSE: Script = {
   },
 };
 
+/** Ms left before a key expires (below 1 when it does not exist or has no TTL). KEYS: the key. */
+export const PAUSE_LEFT: Script = {
+  name: 'pause left',
+  lua: `return redis.call('PTTL', KEYS[1])`,
+  local(kv, [key]) {
+    return kv.pttl(key!);
+  },
+};
+
 /** Deletes the lock if it still holds our token. KEYS: lock. ARGV: token. */
 export const RELEASE_LOCK: Script = {
   name: 'release lock',

@@ -259,6 +259,31 @@ describe('freshness', () => {
     expect((await json(other, '/platform')).status).toBe(200);
   });
 
+  test.each([
+    ['a 403 (the token may not read memberships)', { status: 403, body: { error: 'permission-denied', error_description: 'Not allowed' } }, 403],
+    ['an HTML page with status 200 (a proxy)', { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>Sign in to the proxy</html>' }, 502],
+  ])('Space refusing the memberships read (%s): the refusal is answered again without asking Space for a pause, in every process', async (_name, fault, status) => {
+    const app = await startApp({ '/platform': { teams: ['Platform'] } });
+    const other = await startApp({ '/platform': { teams: ['Platform'] } }); // a second process, same Redis and sessions
+    space.setAutoApprove('john.doe');
+    const john = app.agent();
+    const { callback } = await signIn(john);
+    const cookie = (callback.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('sid='))!.split(';')[0]!;
+    space.inject({ path: MEMBERSHIPS, ...fault });
+    space.resetRequests();
+    const started = Date.now();
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${(i % 2 ? other : app).url}/platform`, { headers: { cookie, accept: 'application/json' } });
+      statuses.push(res.status);
+    }
+    const elapsed = Date.now() - started;
+    // One read per pause (2 s), however loaded the machine: not one per request.
+    expect(space.count(MEMBERSHIPS)).toBeLessThanOrEqual(1 + Math.floor(elapsed / 2000));
+    expect(space.count(MEMBERSHIPS)).toBeLessThan(5);
+    expect(statuses).toEqual(Array(10).fill(status));
+  });
+
   test('facts are sealed in Redis when encryption keys are set', async () => {
     const app = await startApp({ '/platform': { teams: ['Platform'] } }, { encryptionKeys: ['a'.repeat(64)] });
     const before = new Set(await keysUnder(redis, `${prefix}space:`));

@@ -206,12 +206,23 @@ describe('keys and outages', () => {
     expect(noKeys.body.error).toBe('temporarily_unavailable');
 
     space.inject({ path: PROFILE, status: 503, body: { error: 'unavailable' }, times: 1 });
-    const app = apiApp();
+    const app = apiApp({ retryAfter: 1 });
     const down = await whoami(app, token);
     expect(down.status).toBe(503);
     expect(down.headers['retry-after']).toBeDefined();
-    // Not cached: once Space is back the same token works.
+    // Once Space is back, and the pause (retryAfter) is over, the same token works.
+    await new Promise((r) => setTimeout(r, 1100));
     expect((await whoami(app, token)).status).toBe(200);
+  });
+
+  test('a confirmation that fails is given again for retryAfter without asking Space: ten requests, one call', async () => {
+    const token = space.mintPersonalToken('john.doe');
+    const app = apiApp({ retryAfter: 30 });
+    space.inject({ path: PROFILE, status: 503, headers: { 'retry-after': '0' }, body: { error: 'unavailable' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await whoami(app, token)).status);
+    expect(space.count(PROFILE)).toBe(1);
+    expect(statuses).toEqual(Array(10).fill(503));
   });
 
   /** An RS512-shaped JWT with a signature no key makes: what anyone can send. */

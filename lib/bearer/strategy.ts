@@ -69,7 +69,10 @@ export interface SpaceBearerOptions {
   jwksRefetchInterval?: number;
   /** The JWKS is fetched again when older than this, ms; while that fails, the keys held keep serving (up to a day more). Default 1 hour. */
   jwksMaxAge?: number;
-  /** Seconds in `Retry-After` when Space cannot be reached. Default 5. */
+  /**
+   * Seconds in `Retry-After` when Space cannot be reached; also how long a failed confirmation of
+   * one token is answered again (503) without asking Space. Default 5.
+   */
   retryAfter?: number;
   /** Pass the request as first argument to the verify callback. */
   passReqToCallback?: boolean;
@@ -218,7 +221,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
       confirmed = await this.confirmations.get(key, async () => {
         const value = await this.confirm(token, kind, String(jwt.claims.sub));
         return { value, expiresAt: Math.min(Date.now() + this.confirmTTL, exp ?? Number.POSITIVE_INFINITY) };
-      });
+      }, (err) => this.pauseAfter(err));
     } catch (err) {
       return this.unavailable(res, err);
     }
@@ -277,6 +280,16 @@ export class SpaceBearerStrategy extends PassportStrategy {
       'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${quoted}"`,
       'Cache-Control': 'no-store',
     }).json({ error: 'invalid_token', error_description: description });
+  }
+
+  /**
+   * How long a failed confirmation is given again without asking Space (ms): `retryAfter`, or
+   * Space's `Retry-After` when longer (at most a minute), so a client retrying at once during an
+   * outage does not cost Space one call per request. Not for a bug (not a SpaceError).
+   */
+  private pauseAfter(err: unknown): number {
+    if (!isSpaceError(err)) return 0;
+    return Math.max(this.retryAfter, Math.min(err.retryAfter ?? 0, 60)) * 1000;
   }
 
   /** 503 when Space failed us; anything that is not a SpaceError is a bug and goes to Express. */

@@ -43,8 +43,6 @@ export interface FactsRule {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Only Space being away (5xx, timeout, unreachable) falls back to older facts; a refusal is an answer. */
-const isTransient = (err: unknown) => isSpaceError(err) && err.transient;
 
 function refusalOf(err: SpaceError): Refusal {
   const refusal: Refusal = { code: err.code, message: err.message };
@@ -125,15 +123,18 @@ export class MemberStore {
       }
     } catch (err) {
       if (!isRedisOutage(err)) throw err;
-      // Redis away: this process asks Space itself (its own single flight still holds).
+      // Redis away: this process asks Space itself (its own single flight still holds), and
+      // keeps its own pause after a failure, as the processes do together through Redis.
+      if (recentlyFailed(best)) return best!;
       try {
         return this.remember(tag, { member: await fetch(), at: Date.now() });
       } catch (spaceErr) {
-        if (isSpaceError(spaceErr) && !spaceErr.transient) {
-          this.remember(tag, { ...withoutRefusal(best ?? { at: 0 }), failedAt: Date.now(), refused: refusalOf(spaceErr) });
-        }
-        if (!isTransient(spaceErr)) throw spaceErr;
-        return failed(best);
+        if (!isSpaceError(spaceErr)) throw spaceErr;
+        const marked: Entry = { ...withoutRefusal(best ?? { at: 0 }), failedAt: Date.now() };
+        if (!spaceErr.transient) marked.refused = refusalOf(spaceErr);
+        const entry = this.remember(tag, marked);
+        if (!spaceErr.transient) throw spaceErr;
+        return failed(entry);
       }
     }
   }
@@ -152,6 +153,7 @@ export class MemberStore {
         member = await fetch();
       } catch (err) {
         if (!isSpaceError(err)) throw err;
+        // Only Space being away (5xx, timeout, unreachable) falls back to older facts; a refusal is an answer.
         // Tell the waiting processes (and the next requests) that Space is away, keeping the old
         // facts; or that Space refused, which they answer too until the pause is over.
         const marked: Entry = { ...withoutRefusal(best ?? { at: 0 }), failedAt: Date.now() };

@@ -14,7 +14,11 @@ export class TtlCache<T> {
    * that is above 0 (the same rejection is given meanwhile, without computing again), else not
    * at all.
    */
-  async get(key: string, compute: () => Promise<{ value: T; expiresAt: number }>, failFor?: (error: unknown) => number): Promise<T> {
+  async get(
+    key: string,
+    compute: () => Promise<{ value: T; expiresAt: number }>,
+    failFor?: (error: unknown) => number,
+  ): Promise<T> {
     const now = Date.now();
     const hit = this.entries.get(key);
     if (hit && hit.expiresAt > now) {

@@ -5,7 +5,7 @@ import { bindShared } from '../runtime';
 import { isExpiredTokenError, type SpaceApiCallOptions, SpaceClient } from '../space';
 import type { SpaceStrategy } from '../strategy';
 import { describeGiven, isSpaceError, number, onlyKnown, type SpaceError, SpaceTokenError } from '../core';
-import { MIN_RETRY_DELAY } from '../config';
+import { pauseAfterFailure } from '../config';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {
@@ -173,10 +173,6 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   /** No token request before this (epoch ms): a request failed, here or (through the store) elsewhere. */
   let pausedUntil = 0;
   let lastFailure: SpaceError | undefined;
-  const pauseAfter = (err: unknown): number => {
-    const asked = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter * 1000 : 0;
-    return Math.max(retryDelay, Math.min(asked, maxRetryAfter), MIN_RETRY_DELAY);
-  };
   /** What a call gets while token requests are paused: the last failure, and when to try again. */
   const paused = (): SpaceTokenError => {
     const retryAfter = Math.max(1, Math.ceil((pausedUntil - Date.now()) / 1000));
@@ -197,7 +193,7 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
     try {
       answer = await client.token({ grant_type: 'client_credentials', scope }, scope);
     } catch (err) {
-      pausedUntil = Date.now() + pauseAfter(err);
+      pausedUntil = Date.now() + pauseAfterFailure(err, retryDelay, maxRetryAfter);
       lastFailure = isSpaceError(err) ? err : undefined;
       throw err;
     }

@@ -1,5 +1,5 @@
 import { parseEncryptionKeys, REDIS_EXPECTED, redisKind } from '../store';
-import { describeGiven, fn, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
+import { describeGiven, fn, isSpaceError, localPath, number, optionalString, type SpaceTokenEvent } from '../core';
 
 /**
  * Settings that several parts of the library share: the Redis client, where its keys live,
@@ -70,6 +70,17 @@ const DEFAULT_REDIS_TIMEOUT = 2000;
 
 /** The shortest pause after a failed renewal, ms: the least `retryDelay` accepts. */
 export const MIN_RETRY_DELAY = 1000;
+
+/**
+ * How long a failed token request (a renewal, or the application's own token) pauses the next
+ * one, ms: `retryDelay`, or the answer's `Retry-After` when longer, capped at `maxRetryAfter`.
+ * Never below {@link MIN_RETRY_DELAY}: a `Retry-After: 0`, a date in the past, or a failure with
+ * no `Retry-After` at all (a 401, a proxy's page) cannot turn the pause off.
+ */
+export function pauseAfterFailure(err: unknown, retryDelay: number, maxRetryAfter: number): number {
+  const asked = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter * 1000 : 0;
+  return Math.max(retryDelay, Math.min(asked, maxRetryAfter), MIN_RETRY_DELAY);
+}
 
 /** The shared settings after defaults. */
 export interface SharedSettings {

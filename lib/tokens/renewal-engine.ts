@@ -1,6 +1,6 @@
 import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
 import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
-import { LOCK_MARGIN, MIN_RETRY_DELAY } from '../config';
+import { LOCK_MARGIN, pauseAfterFailure } from '../config';
 import type { ConsentStore } from './consents';
 import { isEnded, type RecordStore, type SignInRecord } from './records';
 import { adoptFromConsent, isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
@@ -370,16 +370,6 @@ export class RenewalEngine {
     return { kind: 'unavailable', retryAfter: Math.max(1, Math.ceil((until - now) / 1000)), reason: 'space_paused' };
   }
 
-  /**
-   * How long a failed renewal pauses its lineage: `retryDelay` (at least 1 s, see shared-settings.ts),
-   * or Space's `Retry-After` when longer, capped at `maxRetryAfter`. Never 0: a `Retry-After: 0`,
-   * a date in the past or no header at all cannot turn the pause off.
-   */
-  private pauseAfter(err: unknown): number {
-    const asked = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter * 1000 : 0;
-    return Math.max(this.settings.retryDelay, Math.min(asked, this.settings.maxRetryAfter), MIN_RETRY_DELAY);
-  }
-
   /** Redis kept a newer record, or the sign-in ended meanwhile: the newer state wins. */
   private async writeRefused(grant: string, minted: StoredTokenSet): Promise<Outcome> {
     const tag = fingerprint(grant, 12);
@@ -409,7 +399,7 @@ export class RenewalEngine {
     // one (Space down, slow, rate limiting) as much as one that will not mend by itself soon
     // (invalid_client after a secret rotation, a proxy's HTML page), which must not cost Space
     // one token request per request either.
-    const pause = this.pauseAfter(err);
+    const pause = pauseAfterFailure(err, this.settings.retryDelay, this.settings.maxRetryAfter);
     this.pauses.delete(base.grant);
     this.pauses.set(base.grant, Date.now() + pause);
     trimOldest(this.pauses, MAX_TRACKED);

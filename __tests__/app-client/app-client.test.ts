@@ -148,6 +148,25 @@ describe('with a shared Redis', () => {
     expect(space.count('/oauth/token', CC)).toBe(2);
   });
 
+  test('a token endpoint refusing the client (invalid_client): ten calls over two processes, one token request', async () => {
+    const keyPrefix = `${prefix}paused:`;
+    // Two app processes: two strategies on the same Redis and prefix, each with its own client.
+    const strategy = () => new SpaceStrategy({ ...credentials(), callbackURL: '/cb', redis, keyPrefix, retryDelay: 30_000 }, (_a, _r, p, done) => done(null, p));
+    const clients = [spaceAppClient({ strategy: strategy() }), spaceAppClient({ strategy: strategy() })];
+    space.inject({ path: '/oauth/token', status: 401, body: { error: 'invalid_client', error_description: 'Client authentication failed' } });
+    const errors: unknown[] = [];
+    for (let i = 0; i < 10; i++) errors.push(await clients[i % 2]!.get('applications/me').catch((e: unknown) => e));
+    expect(space.count('/oauth/token', CC)).toBe(1);
+    expect(space.count('/api/http/applications/me')).toBe(0);
+    errors.forEach((err, i) => {
+      // The process whose request failed says why; the other knows only of the pause.
+      expect(err).toMatchObject(i % 2 === 0
+        ? { code: 'SPACE_REJECTED', error: 'invalid_client' }
+        : { code: 'SPACE_UNAVAILABLE', message: expect.stringContaining('failed in another process') });
+      if (i > 0) expect((err as { retryAfter: number }).retryAfter).toBeGreaterThan(20);
+    });
+  });
+
   test('with Redis unreachable the client still gets its own token', async () => {
     const dead = await connectRedis(REDIS_URL, { lazyConnect: true });
     dead.disconnect();

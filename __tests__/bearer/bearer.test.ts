@@ -206,12 +206,71 @@ describe('keys and outages', () => {
     expect(noKeys.body.error).toBe('temporarily_unavailable');
 
     space.inject({ path: PROFILE, status: 503, body: { error: 'unavailable' }, times: 1 });
-    const app = apiApp();
+    const app = apiApp({ retryAfter: 1 });
     const down = await whoami(app, token);
     expect(down.status).toBe(503);
     expect(down.headers['retry-after']).toBeDefined();
-    // Not cached: once Space is back the same token works.
+    // Once Space is back, and the pause (retryAfter) is over, the same token works.
+    await new Promise((r) => setTimeout(r, 1100));
     expect((await whoami(app, token)).status).toBe(200);
+  });
+
+  test('a confirmation that fails is given again for retryAfter without asking Space: ten requests, one call', async () => {
+    const token = space.mintPersonalToken('john.doe');
+    const app = apiApp({ retryAfter: 30 });
+    space.inject({ path: PROFILE, status: 503, headers: { 'retry-after': '0' }, body: { error: 'unavailable' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await whoami(app, token)).status);
+    expect(space.count(PROFILE)).toBe(1);
+    expect(statuses).toEqual(Array(10).fill(503));
+  });
+
+  /** An RS512-shaped JWT with a signature no key makes: what anyone can send. */
+  const junkToken = (i: number) => [
+    Buffer.from(JSON.stringify({ alg: 'RS512', typ: 'JWT' })).toString('base64url'),
+    Buffer.from(JSON.stringify(userClaims({ jti: `junk-${i}` }))).toString('base64url'),
+    Buffer.alloc(256, i).toString('base64url'),
+  ].join('.');
+
+  test.each([
+    ['a 503 with Retry-After', { status: 503, headers: { 'retry-after': '120' }, body: { error: 'unavailable' } }],
+    ['connection resets', { reset: true }],
+  ])('while the JWKS fails (%s), junk tokens cost Space no fetch each: one fetch at a time, then a pause', async (_name, fault) => {
+    const app = apiApp({ jwksRefetchInterval: 30_000 });
+    space.inject({ path: JWKS, ...fault });
+    const started = Date.now();
+    // A burst shares the one fetch under way...
+    const burst = await Promise.all(Array.from({ length: 25 }, (_, i) => whoami(app, junkToken(i))));
+    // ...and the requests after it wait for the pause to end, without asking.
+    const after = [];
+    for (let i = 25; i < 50; i++) after.push(await whoami(app, junkToken(i)));
+    const elapsed = Date.now() - started;
+    for (const res of [...burst, ...after]) {
+      expect(res.status).toBe(503);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+    if ('status' in fault) {
+      expect(space.count(JWKS)).toBe(1); // Retry-After 120 s, capped at jwksRefetchInterval (30 s): one fetch
+    } else {
+      // Pauses of 1 s, 2 s, 4 s...: at most one fetch per second, however the machine is loaded.
+      expect(space.count(JWKS)).toBeLessThanOrEqual(1 + Math.floor(elapsed / 1000));
+      expect(space.count(JWKS)).toBeLessThan(10);
+    }
+  });
+
+  test('keys older than jwksMaxAge keep serving valid tokens while the refetch fails (stale-if-error)', async () => {
+    const app = apiApp({ jwksMaxAge: 200, jwksRefetchInterval: 30_000 });
+    const token = space.mintPersonalToken('john.doe');
+    expect((await whoami(app, token)).status).toBe(200);
+    expect(space.count(JWKS)).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    space.inject({ path: JWKS, status: 503, headers: { 'retry-after': '120' }, body: { error: 'unavailable' } });
+    for (let i = 0; i < 5; i++) expect((await whoami(app, token)).status).toBe(200);
+    // One refetch was tried; its failure paused the others.
+    expect(space.count(JWKS)).toBe(2);
+    // A junk token meanwhile: its signature matches no key we hold, and Space is not asked.
+    expect((await whoami(app, junkToken(1))).status).toBe(503);
+    expect(space.count(JWKS)).toBe(2);
   });
 
   test('bad options are TypeErrors naming the option', () => {

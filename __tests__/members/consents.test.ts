@@ -137,6 +137,31 @@ describe.each(['while-none', 'once', 'every-exchange'] as const)('refresh tokens
   });
 });
 
+describe('a failed renewal pauses the consent, the lineage that renews', () => {
+  const ctx = setup(undefined, 2);
+
+  test('the member\'s other browser, on another process, does not ask Space again while the pause lasts; the pause key is the consent\'s', async () => {
+    const { space, workers, prefix } = ctx;
+    const browsers = [new Browser('A'), new Browser('B')];
+    for (const [i, b] of browsers.entries()) await b.signIn(workers[i]!.url);
+    await untilExpired();
+    space.resetRequests();
+    space.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, status: 503, body: { error: 'temporarily_unavailable' } });
+    expect((await browsers[0]!.token(workers[0]!.url)).status).toBe(503);
+    // B shares A's consent (one refresh token per member): the pause holds for it, in the other process.
+    for (let i = 0; i < 4; i++) expect((await browsers[1]!.token(workers[(i + 1) % 2]!.url)).status).toBe(503);
+    expect(refreshes(space)).toBe(1);
+    const pauses = (await keysUnder(redis, prefix)).filter((k) => k.endsWith(':pause'));
+    expect(pauses).toHaveLength(1);
+    expect(pauses[0]).toContain('{c:');
+    // Once the pause (retryDelay, 5 s) is over, one renewal serves both browsers.
+    await sleep(5200);
+    const answers = await Promise.all([browsers[0]!.token(workers[1]!.url), browsers[1]!.token(workers[0]!.url)]);
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(refreshes(space)).toBe(2);
+  });
+});
+
 describe('a member without a refresh token (Space issued it once, and it was revoked)', () => {
   const ctx = setup('once');
 

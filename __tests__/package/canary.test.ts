@@ -47,7 +47,7 @@ beforeAll(async () => {
   prefix = uniquePrefix('canary');
   app = await startTestApp({
     spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout: 500 }, logErrors: true,
-    refresh: { retryDelay: 0, onEvent: (e) => { events.push(e); console.log(JSON.stringify(e)); } },
+    refresh: { retryDelay: 1000, onEvent: (e) => { events.push(e); console.log(JSON.stringify(e)); } },
   });
 });
 

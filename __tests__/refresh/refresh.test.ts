@@ -25,7 +25,7 @@ async function setUp(emulator: Parameters<typeof startSpaceEmulator>[0] = {}, ti
   events = [];
   app = await startTestApp({
     spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout },
-    refresh: { retryDelay: 0, onEvent: (e) => events.push(e), ...(withoutRedis ? { redis: 'none' as const } : {}) },
+    refresh: { retryDelay: 1000, onEvent: (e) => events.push(e), ...(withoutRedis ? { redis: 'none' as const } : {}) },
   });
 }
 
@@ -251,6 +251,40 @@ describe('spaceTokenRefresh', () => {
     expect(refreshRequests()).toBe(2);
   });
 
+  test.each([
+    ['a 503 with Retry-After: 0', { status: 503, headers: { 'retry-after': '0' }, body: { error: 'temporarily_unavailable' } }],
+    ['a 503 with a Retry-After date in the past', { status: 503, headers: { 'retry-after': new Date(Date.now() - 3_600_000).toUTCString() }, body: { error: 'temporarily_unavailable' } }],
+    ['a 401 invalid_client (a rotated client secret)', { status: 401, body: { error: 'invalid_client', error_description: 'Client authentication failed' } }],
+    ['an HTML page with status 200 (a proxy)', { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>Please sign in to the proxy</body></html>' }],
+  ])('a renewal failing with %s pauses the sign-in in every process: ten requests, one token request', async (_name, fault) => {
+    space = await startSpaceEmulator({ port: 0, clients: [{ ...CLIENT, redirectURIs: ['*'] }], autoApprove: 'john.doe', accessTokenTTL: TTL, refreshTokenOnEveryExchange: true });
+    prefix = uniquePrefix('refresh');
+    app = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix, refresh: { retryDelay: 30_000 } });
+    // A second app process on the same Redis: the pause one process records holds for the other.
+    const other = await startTestApp({ spaceURL: space.url, ...CLIENT, redis, prefix, refresh: { retryDelay: 30_000 } });
+    try {
+      const { cookie } = await signedInAgent();
+      space.inject({ path: '/oauth/token', grantType: 'refresh_token', ...fault });
+      await untilExpired();
+      for (let i = 0; i < 10; i++) {
+        const res = await fetch(`${(i % 2 ? other : app).url}/api/token`, { headers: { cookie, accept: 'application/json' } });
+        expect(res.status).toBe(503);
+        // Space's "retry at once" is not honoured: the pause is retryDelay.
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(20);
+      }
+      expect(refreshRequests()).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('retryDelay below 1000 ms is a TypeError: a failed renewal always pauses its sign-in', () => {
+    const make = (retryDelay: number) => new SpaceStrategy({ spaceURL: 'http://127.0.0.1:1', ...CLIENT, callbackURL: '/cb', retryDelay }, () => undefined);
+    expect(() => make(0)).toThrow(TypeError);
+    expect(() => make(999)).toThrow(/retryDelay/);
+    expect(() => make(1000)).not.toThrow();
+  });
+
   test('a token still valid but inside the skew is used when Space fails', async () => {
     await setUp();
     const { agent, key } = await signedInAgent();
@@ -268,7 +302,7 @@ describe('spaceTokenRefresh', () => {
     await untilExpired();
     await agent.get('/api/token').set('Accept', 'application/json').expect(503);
     space.clearFaults();
-    await sleep(50);
+    await sleep(1100); // the failure paused this sign-in for retryDelay (1 s here)
     expect((await agent.get('/api/token').expect(200)).body.signedIn).toBe(true);
     expect(events.find((e) => e.event === 'token.refresh_failed')).toMatchObject({ status: 401, error: 'invalid_client', reason: 'SPACE_REJECTED' });
   });
@@ -370,7 +404,7 @@ describe('spaceTokenRefresh options', () => {
     [() => ({ strategy: strategy(), skew: -1 }), 'option "skew" must be an integer >= 0'],
     [() => ({ strategy: strategy(), lockTTL: 1500.5 }), 'option "lockTTL" must be an integer >= 100'],
     [() => ({ strategy: strategy(), tokenTTL: 86400.5 }), 'option "tokenTTL" must be an integer >= 1000'],
-    [() => ({ strategy: strategy(), lockTTL: 5000 }), 'option "lockTTL" (5000 ms) must be at least the strategy\'s "timeout" + 1000 ms (11000)'],
+    [() => ({ strategy: strategy(), lockTTL: 5000 }), 'option "lockTTL" (5000 ms) must be at least the strategy\'s "timeout" + 3 × "redisTimeout" + 1000 ms (10000 + 3 × 2000 (default) + 1000 = 17000 ms)'],
     [() => ({ strategy: strategy(), signInURL: 'https://evil.example' }), 'option "signInURL" must be a local path'],
     [() => ({ strategy: strategy(), keyprefix: 'x:' }), 'spaceTokenRefresh has no option "keyprefix" (did you mean "keyPrefix"?)'],
   ])('throws a TypeError naming the problem (%#)', (options, message) => {

@@ -46,7 +46,7 @@ async function setUp(o: SetUp = {}): Promise<TestApp> {
   events = [];
   app = await startTestApp({
     spaceURL: space.url, ...CLIENT, redis, prefix, strategy: { timeout: 1000, ...o.strategy }, setup: o.setup,
-    refresh: { retryDelay: 0, onEvent: (e) => events.push(e), ...o.refresh },
+    refresh: { retryDelay: 1000, onEvent: (e) => events.push(e), ...o.refresh },
   });
   return app;
 }
@@ -90,7 +90,9 @@ async function signedIn() {
   const grant = record.consent ?? signInGrant;
   // JSON answers (a page request that is signed out is redirected to sign in instead).
   const get = (path: string) => agent.get(path).set('Accept', 'application/json');
-  return { agent, get, token: first.body.token as string, grant };
+  // The session cookie, for requests to another app process.
+  const cookie = (callback.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('sid='))!.split(';')[0]!;
+  return { agent, get, token: first.body.token as string, grant, cookie };
 }
 
 describe('1. one user\'s rate limit stops no one else', () => {
@@ -151,21 +153,77 @@ describe('2. ghost locks', () => {
 });
 
 describe('3. no two refreshes with one refresh token', () => {
-  test('a lockTTL below the strategy timeout + 1000 ms is a TypeError', () => {
-    const make = (lockTTL: number) => new SpaceStrategy({ spaceURL: 'http://127.0.0.1:1', ...CLIENT, callbackURL: '/cb', timeout: 5000, lockTTL }, () => undefined);
-    expect(() => make(5999)).toThrow(TypeError);
-    expect(() => make(5999)).toThrow(/lockTTL/);
-    expect(() => make(6000)).not.toThrow();
+  test('a lockTTL that cannot hold every step under the lock (redisTimeout counted) is a TypeError naming the options', () => {
+    const make = (o: { lockTTL?: number; redisTimeout?: number }) => new SpaceStrategy({ spaceURL: 'http://127.0.0.1:1', ...CLIENT, callbackURL: '/cb', timeout: 5000, ...o }, () => undefined);
+    // Lock, re-read, token request, write: 5000 + 3 × 1000 + 1000.
+    expect(() => make({ lockTTL: 8999, redisTimeout: 1000 })).toThrow(TypeError);
+    expect(() => make({ lockTTL: 8999, redisTimeout: 1000 })).toThrow(/"lockTTL" \(8999 ms\).*"timeout" \+ 3 × "redisTimeout" \+ 1000 ms \(5000 \+ 3 × 1000 from SpaceStrategy \+ 1000 = 9000 ms\)/);
+    expect(() => make({ lockTTL: 9000, redisTimeout: 1000 })).not.toThrow();
+    // The old floor (timeout + 1000) with the default redisTimeout (2000) is refused.
+    expect(() => make({ lockTTL: 6000 })).toThrow(/12000 ms/);
+    // A redisTimeout given later, by another part, is counted too; the default lockTTL follows it.
+    const strategy = make({ lockTTL: 12_000 });
+    expect(() => spaceTokenRefresh({ strategy, redisTimeout: 3000 })).toThrow(/"lockTTL" \(12000 ms\).*3 × 3000 from spaceTokenRefresh/);
+    expect(make({ redisTimeout: 3000 }).shared.settings.lockTTL).toBeGreaterThanOrEqual(5000 + 3 * 3000 + 1000);
+  });
+
+  test('a read under the lock that stalls past the lock\'s time: Space is not asked by a holder whose lock may expire, no refresh token is sent twice', async () => {
+    // The smallest lockTTL the start-up check accepts: 1500 + 3 × 200 + 1000.
+    const timings = { strategy: { timeout: 1500 }, refresh: { redisTimeout: 200, lockTTL: 3100 } };
+    await setUp(timings);
+    const a = await signedIn();
+    // A second app process on the same Redis and sessions.
+    const other = await startTestApp({ spaceURL: space!.url, ...CLIENT, redis, prefix: prefixes.at(-1)!, ...timings });
+    try {
+      const { cookie } = a;
+      await untilExpired();
+      const recordKey = `${prefixes.at(-1)}space:{${a.grant}}:tokens`;
+      const lockKey = `${prefixes.at(-1)}space:{${a.grant}}:lock`;
+      const refreshToken = JSON.parse((await redis.get(recordKey))!).refreshToken as string;
+      // This process stalls for 2.5 s right after it took the lock (a read that hangs, a
+      // process not scheduled: what no start-up check can bound); its token request, if sent,
+      // would take Space 1.4 s, within the timeout.
+      const records = app!.strategy.runtime.records;
+      let locked = false;
+      const lock = records.lock.bind(records);
+      const read = records.readWithPause.bind(records);
+      records.lock = async (grant) => {
+        const token = await lock(grant);
+        locked = token !== undefined;
+        return token;
+      };
+      records.readWithPause = async (grant) => {
+        if (locked) {
+          locked = false;
+          await sleep(2500);
+        }
+        return read(grant);
+      };
+      space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, delayMs: 1400 });
+      const first = a.get('/api/token').then((r) => r);
+      for (let i = 0; i < 300 && !(await redis.exists(lockKey)); i++) await sleep(10);
+      // The other process comes once the lock is gone (released, or expired).
+      for (let i = 0; i < 800 && await redis.exists(lockKey); i++) await sleep(10);
+      const second = await fetch(`${other.url}/api/token`, { headers: { cookie, accept: 'application/json' } });
+      const firstStatus = (await first).status;
+      await sleep(1500); // anything the first process sent has reached Space
+      expect(space!.count('/oauth/token', { grant_type: 'refresh_token', refresh_token: refreshToken })).toBe(1);
+      expect({ first: firstStatus, second: second.status }).toEqual({ first: 503, second: 200 });
+      expect(events).toContainEqual(expect.objectContaining({ event: 'token.refresh_failed', reason: 'lock_deadline' }));
+    } finally {
+      await other.close();
+    }
   });
 
   test('a hanging Space: the refresh is aborted, the lock released and the next renewal goes through', async () => {
-    await setUp({ strategy: { timeout: 500 }, refresh: { lockTTL: 1500 } });
+    await setUp({ strategy: { timeout: 500 }, refresh: { lockTTL: 500 + 3 * 2000 + 1000 } });
     const a = await signedIn();
     await untilExpired();
     space!.inject({ path: '/oauth/token', grantType: 'refresh_token', times: 1, hang: true });
     const hung = await a.get('/api/token');
     expect(hung.status).toBe(503);
     expect(await redis.keys(`${prefixes.at(-1)}space:*:lock`)).toEqual([]);
+    await sleep(1100); // the failure paused this sign-in for retryDelay (1 s here)
     const next = await a.get('/api/token');
     expect(next.status).toBe(200);
     expect(next.body.token).not.toBe(a.token);

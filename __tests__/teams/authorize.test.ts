@@ -17,7 +17,7 @@ import {
 import { startSpaceEmulator, type SpaceEmulator } from 'passport-jetbrains-space/emulator';
 import { signIn } from '../helpers/app';
 import { signIn as tokenSignIn } from '../helpers/emulator';
-import { connectRedis, deleteKeys, keysUnder, REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { connectRedis, deleteKeys, keysUnder, REDIS_URL, startOwnRedis, uniquePrefix } from '../helpers/redis';
 import { cookiesOf } from '../helpers/cookies';
 import { startWorker, stopWorkers, type Worker } from '../helpers/workers';
 
@@ -51,11 +51,11 @@ beforeEach(() => {
 type Routes = Record<string, SpaceAuthorizeOptions>;
 
 /** The README setup with one `spaceAuthorize` per route; each route echoes `req.spaceMember`. */
-async function startApp(routes: Routes, extra: { encryptionKeys?: string[]; bearer?: boolean; scope?: string[] } = {}) {
+async function startApp(routes: Routes, extra: { encryptionKeys?: string[]; bearer?: boolean; scope?: string[]; strategyRedis?: Redis } = {}) {
   const authenticator = new passport.Passport();
   const strategy = new SpaceStrategy({
     spaceURL: space.url, clientID: CLIENT.clientID, clientSecret: CLIENT.clientSecret, callbackURL: '/auth/space/callback',
-    scope: extra.scope ?? SCOPE, redis, keyPrefix: `${prefix}space:`, ...(extra.encryptionKeys ? { encryptionKeys: extra.encryptionKeys } : {}),
+    scope: extra.scope ?? SCOPE, redis: extra.strategyRedis ?? redis, keyPrefix: `${prefix}space:`, ...(extra.encryptionKeys ? { encryptionKeys: extra.encryptionKeys } : {}),
   }, (_a, _r, profile, done) => done(null, { id: profile.id, username: profile.username }));
   authenticator.use(strategy);
   authenticator.use(new SpaceBearerStrategy({ strategy, orgDomain: 'acme' }));
@@ -266,6 +266,53 @@ describe('freshness', () => {
     space.clearFaults();
     await sleep(2100); // past the retry pause
     expect((await json(other, '/platform')).status).toBe(200);
+  });
+
+  test.each([
+    ['a 403 (the token may not read memberships)', { status: 403, body: { error: 'permission-denied', error_description: 'Not allowed' } }, 403],
+    ['an HTML page with status 200 (a proxy)', { status: 200, headers: { 'content-type': 'text/html' }, body: '<html>Sign in to the proxy</html>' }, 502],
+  ])('Space refusing the memberships read (%s): the refusal is answered again without asking Space for a pause, in every process', async (_name, fault, status) => {
+    const app = await startApp({ '/platform': { teams: ['Platform'] } });
+    const other = await startApp({ '/platform': { teams: ['Platform'] } }); // a second process, same Redis and sessions
+    space.setAutoApprove('john.doe');
+    const john = app.agent();
+    const { callback } = await signIn(john);
+    const cookie = (callback.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('sid='))!.split(';')[0]!;
+    space.inject({ path: MEMBERSHIPS, ...fault });
+    space.resetRequests();
+    const started = Date.now();
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(`${(i % 2 ? other : app).url}/platform`, { headers: { cookie, accept: 'application/json' } });
+      statuses.push(res.status);
+    }
+    const elapsed = Date.now() - started;
+    // One read per pause (2 s), however loaded the machine: not one per request.
+    expect(space.count(MEMBERSHIPS)).toBeLessThanOrEqual(1 + Math.floor(elapsed / 2000));
+    expect(space.count(MEMBERSHIPS)).toBeLessThan(5);
+    expect(statuses).toEqual(Array(10).fill(status));
+  });
+
+  test('Space and the library\'s Redis away together: each process still asks Space at most once per pause', async () => {
+    const own = await startOwnRedis();
+    const strategyRedis = await connectRedis(own.url);
+    try {
+      const app = await startApp({ '/platform': { teams: ['Platform'] } }, { strategyRedis });
+      const john = await signedIn(app, 'john.doe');
+      await own.stop(); // the sessions stay (on the other Redis); the records, locks and facts are gone
+      space.inject({ path: MEMBERSHIPS, status: 503, body: { error: 'unavailable' } });
+      space.resetRequests();
+      const started = Date.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await json(john, '/platform')).status);
+      const elapsed = Date.now() - started;
+      expect(statuses).toEqual(Array(10).fill(503));
+      expect(space.count(MEMBERSHIPS)).toBeLessThanOrEqual(1 + Math.floor(elapsed / 2000));
+      expect(space.count(MEMBERSHIPS)).toBeLessThan(5);
+    } finally {
+      strategyRedis.disconnect();
+      await own.stop();
+    }
   });
 
   test('facts are sealed in Redis when encryption keys are set', async () => {

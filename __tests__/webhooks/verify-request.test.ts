@@ -149,6 +149,33 @@ describe('signatures', () => {
   });
 });
 
+describe('forged requests while the public keys cannot be read', () => {
+  test.each([
+    ['a 503 with Retry-After', { path: undefined, status: 503, headers: { 'retry-after': '120' }, body: { error: 'unavailable' } }],
+    ['the app token refused (invalid_client)', { path: '/oauth/token', status: 401, body: { error: 'invalid_client' } }],
+  ])('%s: 50 forged requests cost Space one fetch, not 50', async (_name, fault) => {
+    const url = await endpoints();
+    space.inject({ ...fault, path: fault.path ?? PUBLIC_KEYS });
+    const started = Date.now();
+    const answers = [];
+    for (let i = 0; i < 50; i++) answers.push(await space.sendToApp(`${url}/public-key`, PAYLOAD, { clientId: APP.clientID, tamper: 'signature' }));
+    const elapsed = Date.now() - started;
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+    expect(handled).toEqual([]);
+    const tries = fault.path ? space.count('/oauth/token', { grant_type: 'client_credentials' }) : space.count(PUBLIC_KEYS);
+    if (fault.path) {
+      // No Retry-After: pauses of 1 s, 2 s, 4 s...: at most one try per second, however loaded the machine.
+      expect(tries).toBeLessThanOrEqual(1 + Math.floor(elapsed / 1000));
+      expect(tries).toBeLessThan(10);
+    } else {
+      expect(tries).toBe(1); // Retry-After 120 s, capped at keysRefetchInterval (30 s): one try
+    }
+  });
+});
+
 describe('body parsers', () => {
   test('express.json() mounted first without the hook: 500 saying how to fix it, handler not run', async () => {
     const url = await endpoints({}, [express.json()]);

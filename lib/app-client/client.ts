@@ -4,7 +4,8 @@ import { KVAppTokenStore, type AppTokenStore, type CachedAppToken } from './toke
 import { bindShared } from '../runtime';
 import { isExpiredTokenError, type SpaceApiCallOptions, SpaceClient } from '../space';
 import type { SpaceStrategy } from '../strategy';
-import { describeGiven, number, onlyKnown, spaceURLWithoutPath } from '../core';
+import { describeGiven, isSpaceError, number, onlyKnown, type SpaceError, SpaceTokenError, spaceURLWithoutPath } from '../core';
+import { pauseAfterFailure } from '../config';
 
 /** The application's own access token (Client Credentials, RFC 6749 §4.4). */
 export interface SpaceAppToken {
@@ -122,6 +123,9 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
   // Token times kept in a shared store are in Redis's clock, as a sign-in's are (clock.ts).
   let clockOf: () => SharedClock | undefined = () => undefined;
   let lockTTL: number;
+  // After a failed token request, how long nobody asks again (the renewal engine's rule).
+  let retryDelay = 5000;
+  let maxRetryAfter = 60_000;
   if (options.strategy) {
     // One configuration: Redis, prefix, timings and encryption keys are the strategy's.
     const { strategy, redis, keyPrefix, skew: s, lockTTL: l, redisTimeout } = options;
@@ -129,6 +133,8 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
     const settings = strategy.shared.settings;
     skew = settings.skew;
     lockTTL = settings.lockTTL;
+    retryDelay = settings.retryDelay;
+    maxRetryAfter = settings.maxRetryAfter;
     let made: AppTokenStore | undefined;
     storeOf = () => {
       if (options.store) return options.store;
@@ -165,8 +171,33 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
     return t.expiresAt - now() > Math.min(skew, lifetime / 2);
   };
 
+  /** No token request before this (epoch ms): a request failed, here or (through the store) elsewhere. */
+  let pausedUntil = 0;
+  let lastFailure: SpaceError | undefined;
+  /** What a call gets while token requests are paused: the last failure, and when to try again. */
+  const paused = (): SpaceTokenError => {
+    const retryAfter = Math.max(1, Math.ceil((pausedUntil - Date.now()) / 1000));
+    const last = lastFailure;
+    return new SpaceTokenError(`${last ? last.message : 'The application token request failed in another process'}; not asked again for ${retryAfter} s`, {
+      code: last?.code ?? 'SPACE_UNAVAILABLE', status: last?.status, error: last?.error, errorDescription: last?.errorDescription, retryAfter, cause: last,
+    });
+  };
+
+  /**
+   * One token request, unless a failure paused them: every failure (Space down, or refusing our
+   * client after a secret rotation) leaves Space alone for `retryDelay`, or a longer
+   * `Retry-After` (at most `maxRetryAfter`), rather than costing one token request per call.
+   */
   const fetchToken = async (): Promise<CachedAppToken> => {
-    const answer = await client.token({ grant_type: 'client_credentials', scope }, scope);
+    if (Date.now() < pausedUntil) throw paused();
+    let answer: Awaited<ReturnType<typeof client.token>>;
+    try {
+      answer = await client.token({ grant_type: 'client_credentials', scope }, scope);
+    } catch (err) {
+      pausedUntil = Date.now() + pauseAfterFailure(err, retryDelay, maxRetryAfter);
+      lastFailure = isSpaceError(err) ? err : undefined;
+      throw err;
+    }
     // A refresh token, should Space send one, is dropped on purpose (RFC 6749 §4.4.3).
     const { accessToken, expiresAt, tokenType } = answer.tokens;
     const shift = clockOf()?.skewToShared ?? 0;
@@ -193,6 +224,13 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
     for (let round = 0; round < 3; round += 1) {
       const cached = await shared(() => store.read());
       if (usable(cached, refused)) return cached;
+      // Another process's token request failed a moment ago: leave Space alone too.
+      const left = store.pausedFor ? await shared(() => store.pausedFor!()) : 0;
+      if (left > 0) {
+        if (Date.now() >= pausedUntil) lastFailure = undefined; // not this process's failure
+        pausedUntil = Math.max(pausedUntil, Date.now() + left);
+        throw paused();
+      }
       const lock = await shared(() => store.lock());
       if (lock === undefined) {
         const won = await waitForWinner(store, refused);
@@ -205,7 +243,9 @@ export function spaceAppClient(options: SpaceAppClientOptions): SpaceAppClient {
         const again = await shared(() => store.read());
         fresh = usable(again, refused) ? again : await fetchToken();
       } catch (err) {
-        await store.unlock(lock).catch(() => undefined);
+        // The pause this failure set, for every process; released with the lock in one step.
+        const release = store.pause && Date.now() < pausedUntil ? store.pause(pausedUntil - Date.now(), lock) : store.unlock(lock);
+        await release.catch(() => store.unlock(lock)).catch(() => undefined);
         throw err;
       }
       // A token that Redis could not keep is still good for this process.

@@ -1,4 +1,4 @@
-import { Keys, type KV, openStored, RedisLock, seal, WRITE_AND_RELEASE } from '../store';
+import { Keys, type KV, openStored, PAUSE_LEFT, RedisLock, seal, WRITE_AND_RELEASE } from '../store';
 
 /** The application's own access token as it is cached (in memory and in a shared store). */
 export interface CachedAppToken {
@@ -24,6 +24,13 @@ export interface AppTokenStore {
   /** Stores `token` for `ttl` ms and releases the lock if it is still `lockToken`'s, in one step. */
   write(token: CachedAppToken, ttl: number, lockToken: string): Promise<void>;
   unlock(lockToken: string): Promise<void>;
+  /**
+   * Optional: after a failed token request, no process asks Space again for `ms`; releases the
+   * lock if it is still `lockToken`'s. Without it, each process keeps its own pause.
+   */
+  pause?(ms: number, lockToken: string): Promise<void>;
+  /** Optional: ms left of a pause another process set (0 for none). */
+  pausedFor?(): Promise<number>;
 }
 
 export interface KVAppTokenStoreSettings {
@@ -45,7 +52,8 @@ function isCachedAppToken(value: unknown): value is CachedAppToken {
 
 /**
  * The shared token and its lock in Redis (through the library's KV adapter, so ioredis,
- * node-redis and Cluster alike): `<prefix>{app:<id>}:token` and `<prefix>{app:<id>}:lock`. The
+ * node-redis and Cluster alike): `<prefix>{app:<id>}:token` and `<prefix>{app:<id>}:lock`, and
+ * `<prefix>{app:<id>}:pause` for a while after a failed token request. The
  * braces are one Redis Cluster hash tag, so both keys live on one node and the release script
  * may touch both. Every key has a TTL: the token its remaining lifetime, the lock `lockTTL`.
  */
@@ -53,12 +61,14 @@ export class KVAppTokenStore implements AppTokenStore {
   private readonly tokenKey: string;
   private readonly lockKey: string;
   private readonly locks: RedisLock;
+  private readonly pauseKey: string;
 
   constructor(private readonly kv: KV, private readonly settings: KVAppTokenStoreSettings) {
     const keys = new Keys(settings.prefix);
     this.tokenKey = keys.appToken(settings.id);
     this.lockKey = keys.appLock(settings.id);
     this.locks = new RedisLock(kv, settings.lockTTL);
+    this.pauseKey = keys.appPause(settings.id);
   }
 
   async read(): Promise<CachedAppToken | undefined> {
@@ -91,5 +101,13 @@ export class KVAppTokenStore implements AppTokenStore {
 
   unlock(lockToken: string): Promise<void> {
     return this.locks.release(this.lockKey, lockToken);
+  }
+
+  async pause(ms: number, lockToken: string): Promise<void> {
+    await this.kv.run(WRITE_AND_RELEASE, [this.pauseKey, this.lockKey], ['1', Math.max(1, Math.round(ms)), lockToken]);
+  }
+
+  async pausedFor(): Promise<number> {
+    return Math.max(0, Number(await this.kv.run(PAUSE_LEFT, [this.pauseKey], [])) || 0);
   }
 }

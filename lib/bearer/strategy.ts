@@ -68,11 +68,14 @@ export interface SpaceBearerOptions {
   profileFields?: string;
   /** Leeway for `exp`/`nbf`, ms. Default 0. */
   clockTolerance?: number;
-  /** Fewest ms between JWKS fetches caused by an unknown key. Default 30000. */
+  /** Fewest ms between JWKS fetches caused by an unknown key; also the longest pause after failed fetches (1 s, doubling). Default 30000. */
   jwksRefetchInterval?: number;
-  /** The JWKS is fetched again when older than this, ms. Default 1 hour. */
+  /** The JWKS is fetched again when older than this, ms; while that fails, the keys held keep serving (up to a day more). Default 1 hour. */
   jwksMaxAge?: number;
-  /** Seconds in `Retry-After` when Space cannot be reached. Default 5. */
+  /**
+   * Seconds in `Retry-After` when Space cannot be reached; also how long a failed confirmation of
+   * one token is answered again (503) without asking Space. Default 5.
+   */
   retryAfter?: number;
   /** Pass the request as first argument to the verify callback. */
   passReqToCallback?: boolean;
@@ -225,7 +228,7 @@ export class SpaceBearerStrategy extends PassportStrategy {
       confirmed = await this.confirmations.get(key, async () => {
         const value = await this.confirm(token, kind, String(jwt.claims.sub));
         return { value, expiresAt: Math.min(Date.now() + this.confirmTTL, exp ?? Number.POSITIVE_INFINITY) };
-      });
+      }, (err) => this.pauseAfter(err));
     } catch (err) {
       return this.unavailable(res, err);
     }
@@ -290,10 +293,21 @@ export class SpaceBearerStrategy extends PassportStrategy {
     }).json({ error: 'invalid_token', error_description: description });
   }
 
+  /**
+   * How long a failed confirmation is given again without asking Space (ms): `retryAfter`, or
+   * Space's `Retry-After` when longer (at most a minute), so a client retrying at once during an
+   * outage does not cost Space one call per request. Not for a bug (not a SpaceError).
+   */
+  private pauseAfter(err: unknown): number {
+    if (!isSpaceError(err)) return 0;
+    return Math.max(this.retryAfter, Math.min(err.retryAfter ?? 0, 60)) * 1000;
+  }
+
   /** 503 when Space failed us; anything that is not a SpaceError is a bug and goes to Express. */
   private unavailable(res: Response, err: unknown): void {
     if (!isSpaceError(err)) throw err;
-    const retryAfter = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter : this.retryAfter;
+    // Space's own Retry-After (or what is left of a pause), but never "at once".
+    const retryAfter = Math.max(1, isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter : this.retryAfter);
     countUnavailable('space');
     res.status(503).set({ 'Retry-After': String(retryAfter), 'Cache-Control': 'no-store' })
       .json({ error: 'temporarily_unavailable', error_description: 'Space could not be reached to check the access token; try again shortly' });

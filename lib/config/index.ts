@@ -2,7 +2,7 @@
  * The options: SpaceStrategy's own (checked once, defaults applied) and the shared settings
  * several parts give (one copy per strategy; a value given twice must agree).
  */
-export { SHARED_OPTION_NAMES, SharedSettingsRegistry, checkShared } from './shared-settings';
+export { LOCK_MARGIN, pauseAfterFailure, SHARED_OPTION_NAMES, SharedSettingsRegistry, checkShared } from './shared-settings';
 export type { SharedSettings, SpaceSharedOptions } from './shared-settings';
 export { addScopeToUnstarted, registerUnstarted, withScope } from './scopes';
 export type { ScopeHost } from './scopes';

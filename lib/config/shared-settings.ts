@@ -1,5 +1,5 @@
 import { parseEncryptionKeys, REDIS_EXPECTED, redisKind } from '../store';
-import { describeGiven, fn, isRecord, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
+import { describeGiven, fn, isRecord, isSpaceError, localPath, number, optionalString, type SpaceTokenEvent, watchRedis } from '../core';
 import type { SpaceAuditEvent } from '../telemetry';
 import { DEFAULT_RATE_LIMITS, lifetimeSetting, rateLimitSetting, type RateLimits, type SpaceRateLimitOptions } from './operations-settings';
 
@@ -39,11 +39,18 @@ export interface SpaceSharedOptions {
   encryptionKeys?: ReadonlyArray<string | Buffer>;
   /** Renew when the access token has less than this left, ms. Default 60000. */
   skew?: number;
-  /** Life of a renewal lock if its holder dies, ms (an integer above `timeout`). Default `timeout` + 5000. */
+  /**
+   * Life of a renewal lock if its holder dies, ms. Everything done under the lock must end before
+   * it expires: at least `timeout` + 3 × `redisTimeout` + 1000 (taking the lock, re-reading the
+   * record, the token request, writing the result, and a margin). Default that + 1000.
+   */
   lockTTL?: number;
-  /** After a transient Space failure, wait this long before asking again for that sign-in, ms. Default 5000. */
+  /**
+   * After a failed renewal (Space down, or refusing our client, or answering nonsense), no process
+   * asks Space to renew that sign-in again for this long, ms; at least 1000. Default 5000.
+   */
   retryDelay?: number;
-  /** Longest pause a `Retry-After` from Space may impose on one sign-in, ms. Default 60000. */
+  /** Longest pause a `Retry-After` from Space may impose on one sign-in, ms (one shorter than `retryDelay` counts as `retryDelay`). Default 60000. */
   maxRetryAfter?: number;
   /** Receives events (renewals, failures) for your logs. Never given a token or a session id. */
   onEvent?: (event: SpaceTokenEvent) => void;
@@ -71,6 +78,34 @@ export interface SpaceSharedOptions {
    * an object tunes them. See docs/operations.md.
    */
   rateLimit?: false | SpaceRateLimitOptions;
+}
+
+/** What is left of `lockTTL` after every step under the renewal lock, ms: the lock never expires mid-renewal. */
+export const LOCK_MARGIN = 1000;
+
+/**
+ * The shortest `lockTTL` that holds every step under the renewal lock, each at its own deadline:
+ * taking the lock (a Redis command), re-reading the record (another), the token request
+ * (`timeout`), writing the result (a third), and {@link LOCK_MARGIN}.
+ */
+export function leastLockTTL(timeout: number, redisTimeout: number): number {
+  return timeout + 3 * redisTimeout + LOCK_MARGIN;
+}
+
+const DEFAULT_REDIS_TIMEOUT = 2000;
+
+/** The shortest pause after a failed renewal, ms: the least `retryDelay` accepts. */
+export const MIN_RETRY_DELAY = 1000;
+
+/**
+ * How long a failed token request (a renewal, or the application's own token) pauses the next
+ * one, ms: `retryDelay`, or the answer's `Retry-After` when longer, capped at `maxRetryAfter`.
+ * Never below {@link MIN_RETRY_DELAY}: a `Retry-After: 0`, a date in the past, or a failure with
+ * no `Retry-After` at all (a 401, a proxy's page) cannot turn the pause off.
+ */
+export function pauseAfterFailure(err: unknown, retryDelay: number, maxRetryAfter: number): number {
+  const asked = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter * 1000 : 0;
+  return Math.max(retryDelay, Math.min(asked, maxRetryAfter), MIN_RETRY_DELAY);
 }
 
 /** The shared settings after defaults. */
@@ -128,14 +163,16 @@ const SHARED: { [K in keyof SharedSettings]: Entry<SharedSettings[K]> } = {
   redis: { check: redisClient, fallback: () => undefined },
   keyPrefix: { check: (owner, v) => optionalString(owner, 'keyPrefix', v, '"space:"'), fallback: () => 'space:' },
   tokenTTL: { check: (owner, v) => number(owner, 'tokenTTL', v, { min: 1000, integer: true }), fallback: () => 86_400_000 },
-  redisTimeout: { check: (owner, v) => number(owner, 'redisTimeout', v, { min: 10, integer: true }), fallback: () => 2000 },
+  redisTimeout: { check: (owner, v) => number(owner, 'redisTimeout', v, { min: 10, integer: true }), fallback: () => DEFAULT_REDIS_TIMEOUT },
   signInPath: { check: (owner, v) => localPath(owner, 'signInPath', v), fallback: () => '/auth/space' },
   signOutPath: { check: (owner, v) => localPath(owner, 'signOutPath', v), fallback: () => '/auth/signout' },
   cookieName: { check: (owner, v) => optionalString(owner, 'cookieName', v, '"connect.sid"'), fallback: () => 'connect.sid' },
   encryptionKeys: { check: (owner, v) => (v === undefined ? undefined : parseEncryptionKeys(owner, v)), fallback: () => [] },
   skew: { check: (owner, v) => number(owner, 'skew', v, { min: 0, integer: true }), fallback: () => 60_000 },
-  lockTTL: { check: (owner, v) => number(owner, 'lockTTL', v, { min: 100, integer: true }), fallback: (_, timeout) => timeout + 5000 },
-  retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: 0, integer: true }), fallback: () => 5000 },
+  // At least every step under the renewal lock (SharedSettingsRegistry.add checks a given one); by default 1 s more.
+  lockTTL: { check: (owner, v) => number(owner, 'lockTTL', v, { min: 100, integer: true }), fallback: (given, timeout) => leastLockTTL(timeout, given.redisTimeout ?? DEFAULT_REDIS_TIMEOUT) + 1000 },
+  // A failed renewal always pauses its sign-in: 0 would mean one token request per request.
+  retryDelay: { check: (owner, v) => number(owner, 'retryDelay', v, { min: MIN_RETRY_DELAY, integer: true }), fallback: () => 5000 },
   maxRetryAfter: { check: (owner, v) => number(owner, 'maxRetryAfter', v, { min: 0, integer: true }), fallback: () => 60_000 },
   onEvent: { check: (owner, v) => fn<(event: SpaceTokenEvent) => void>(owner, 'onEvent', v), fallback: () => undefined },
   onAudit: { check: (owner, v) => fn<(event: SpaceAuditEvent) => void>(owner, 'onAudit', v), fallback: () => undefined },
@@ -170,6 +207,7 @@ export class SharedSettingsRegistry {
   constructor(private readonly timeout: number) {}
 
   add(owner: string, given: Given): void {
+    this.checkLockTTL(owner, given);
     for (const [name, value] of Object.entries(given) as Array<[keyof SharedSettings, unknown]>) {
       if (value === undefined) continue;
       if (name in this.given) {
@@ -179,14 +217,28 @@ export class SharedSettingsRegistry {
         continue;
       }
       if (this.resolved) throw new TypeError(`${owner} option "${name}" comes after the first request; create every middleware before the app starts serving`);
-      // A refresh must never outlive its lock: otherwise a second process could refresh with the
-      // same refresh token, and a rotating Space would revoke the whole grant.
-      if (name === 'lockTTL' && (value as number) < this.timeout + 1000) {
-        throw new TypeError(`${owner} option "lockTTL" (${String(value)} ms) must be at least the strategy's "timeout" + 1000 ms (${this.timeout + 1000}), so a renewal never outlives its lock`);
-      }
       this.given[name] = value;
       this.from[name] = owner;
     }
+  }
+
+  /**
+   * A renewal must never outlive its lock: otherwise a second process could refresh with the same
+   * refresh token, and a rotating Space would revoke the whole grant. So a `lockTTL` given
+   * explicitly must hold every step under the lock; checked whichever part gives `lockTTL` or
+   * `redisTimeout`, and in whichever order.
+   */
+  private checkLockTTL(owner: string, given: Given): void {
+    const lockTTL = (this.given.lockTTL ?? given.lockTTL) as number | undefined;
+    if (lockTTL === undefined) return;
+    const redisTimeout = (this.given.redisTimeout ?? given.redisTimeout ?? DEFAULT_REDIS_TIMEOUT) as number;
+    const least = leastLockTTL(this.timeout, redisTimeout);
+    if (lockTTL >= least) return;
+    const from = (name: 'lockTTL' | 'redisTimeout') => (this.given[name] !== undefined ? this.from[name] : given[name] !== undefined ? owner : undefined);
+    const redisFrom = from('redisTimeout');
+    throw new TypeError(`${from('lockTTL') ?? owner} option "lockTTL" (${lockTTL} ms) must be at least the strategy's "timeout" + 3 × "redisTimeout" + ${LOCK_MARGIN} ms `
+      + `(${this.timeout} + 3 × ${redisTimeout}${redisFrom ? ` from ${redisFrom}` : ' (default)'} + ${LOCK_MARGIN} = ${least} ms): taking the lock, re-reading the record, `
+      + 'the token request and writing the result must all end before the lock expires; raise "lockTTL", or lower "timeout" or "redisTimeout"');
   }
 
   /** The settings with defaults; fixed from the first call on. */

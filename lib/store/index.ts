@@ -9,7 +9,7 @@ export { Keys, fingerprint, memberHash } from './key-names';
 export { RedisLock } from './lock';
 export { kvFor } from './redis';
 export type { KV } from './redis';
-export { ADD_PENDING, ATTACH_CONSENT, DETACH_CONSENT, END_RECORD, EXTEND_SIGN_IN, OFFER_CONSENT, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
+export { ADD_PENDING, ATTACH_CONSENT, DETACH_CONSENT, END_RECORD, EXTEND_SIGN_IN, OFFER_CONSENT, PAUSE_LEFT, READ_WITH_PAUSE, TAKE_PENDING, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from './scripts';
 export { isSealed, openStored, parseEncryptionKeys, seal, unseal } from './seal';
 export type { Opened } from './seal';
 export { FORGET_SESSIONS, LIST_SESSIONS, TOUCH_SESSION } from './session-scripts';

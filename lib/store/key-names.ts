@@ -29,6 +29,15 @@ export class Keys {
     return `${this.prefix}{${grant}}:lock`;
   }
 
+  /**
+   * Set after a failed renewal: while it lives, no process asks Space to renew this lineage.
+   * `grant` is whatever renews: a sign-in with its own refresh token, or a member's consent
+   * (`c:<hash>`, beside its record and lock under one hash tag).
+   */
+  pause(grant: string): string {
+    return `${this.prefix}{${grant}}:pause`;
+  }
+
   pending(binding: string): string {
     return `${this.prefix}{p:${binding}}:pending`;
   }
@@ -86,6 +95,11 @@ export class Keys {
   /** The lock that fetches the application's token once. */
   appLock(id: string): string {
     return `${this.prefix}{app:${id}}:lock`;
+  }
+
+  /** Set after a failed application token request: while it lives, no process asks Space again. */
+  appPause(id: string): string {
+    return `${this.prefix}{app:${id}}:pause`;
   }
 
   /** Where renewals and sign-outs are announced, so other processes learn of them at once. */

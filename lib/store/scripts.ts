@@ -86,6 +86,28 @@ return current`,
   },
 };
 
+/**
+ * A sign-in's record and how long its renewals are still paused after a failure, in one round
+ * trip. Answers `[value or '', ms left]` (ms left below 1 when there is no pause).
+ * KEYS: record, pause.
+ */
+export const READ_WITH_PAUSE: Script = {
+  name: 'read record and pause',
+  lua: `return { redis.call('GET', KEYS[1]) or '', redis.call('PTTL', KEYS[2]) }`,
+  local(kv, [record, pause]) {
+    return [kv.get(record!) ?? '', kv.pttl(pause!)];
+  },
+};
+
+/** Ms left before a key expires (below 1 when it does not exist or has no TTL). KEYS: the key. */
+export const PAUSE_LEFT: Script = {
+  name: 'pause left',
+  lua: `return redis.call('PTTL', KEYS[1])`,
+  local(kv, [key]) {
+    return kv.pttl(key!);
+  },
+};
+
 /** Deletes the lock if it still holds our token. KEYS: lock. ARGV: token. */
 export const RELEASE_LOCK: Script = {
   name: 'release lock',

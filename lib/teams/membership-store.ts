@@ -1,15 +1,29 @@
-import { isRecord, isRedisOutage, isSpaceError, trimOldest } from '../core';
+import { isRecord, isRedisOutage, isSpaceError, SpaceApiError, type SpaceError, type SpaceErrorCode, trimOldest } from '../core';
 import { type Keys, type KV, openStored, RedisLock, seal, WRITE_AND_RELEASE } from '../store';
 import { isMember, type SpaceMember } from './rules';
 
-/** Facts as cached: when they were fetched, and when a fetch last failed (Space away). */
+/** What Space answered when it refused a fetch (no token, no secret: the error's own fields). */
+interface Refusal {
+  code: SpaceErrorCode;
+  message: string;
+  status?: number;
+  error?: string;
+  errorDescription?: string;
+}
+
+/**
+ * Facts as cached: when they were fetched, and when a fetch last failed: Space away, or Space
+ * refusing (`refused`: a 403 for a token without the scope, a proxy's page...), which is an
+ * answer, given again without asking until the pause is over.
+ */
 interface Entry {
   member?: SpaceMember;
   at: number;
   failedAt?: number;
+  refused?: Refusal;
 }
 
-/** How long after a failed fetch nobody asks Space again (the `Retry-After` given meanwhile), ms. */
+/** How long after a failed fetch (Space away or refusing) nobody asks Space again (the `Retry-After` given meanwhile), ms. */
 export const RETRY_AFTER_FAILURE = 2000;
 const POLL = 50;
 const MAX_LOCAL = 10_000;
@@ -29,8 +43,19 @@ export interface FactsRule {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Only Space being away (5xx, timeout, unreachable) falls back to older facts; a refusal is an answer. */
-const isTransient = (err: unknown) => isSpaceError(err) && err.transient;
+
+function refusalOf(err: SpaceError): Refusal {
+  const refusal: Refusal = { code: err.code, message: err.message };
+  if (err.status !== undefined) refusal.status = err.status;
+  if (err.error !== undefined) refusal.error = err.error;
+  if (err.errorDescription !== undefined) refusal.errorDescription = err.errorDescription;
+  return refusal;
+}
+
+/** A refusal remembered (here or by another process), as the error Space's answer was. */
+function refusalError(refusal: Refusal): SpaceApiError {
+  return new SpaceApiError(refusal.message, { code: refusal.code, status: refusal.status, error: refusal.error, errorDescription: refusal.errorDescription });
+}
 
 /**
  * The team facts of sign-ins, cached in Redis as `<prefix>{<tag>}:member` (sealed when
@@ -53,6 +78,7 @@ export class MemberStore {
   async get(tag: string, fetch: () => Promise<SpaceMember>, rule: FactsRule): Promise<SpaceMember> {
     const hit = this.local.get(tag);
     if (hit?.member && Date.now() - hit.at < rule.ttl) return hit.member;
+    if (hit?.refused && recentlyFailed(hit)) throw refusalError(hit.refused);
     let flight = this.flights.get(tag);
     if (!flight) {
       flight = this.load(tag, fetch, rule).finally(() => this.flights.delete(tag));
@@ -97,12 +123,18 @@ export class MemberStore {
       }
     } catch (err) {
       if (!isRedisOutage(err)) throw err;
-      // Redis away: this process asks Space itself (its own single flight still holds).
+      // Redis away: this process asks Space itself (its own single flight still holds), and
+      // keeps its own pause after a failure, as the processes do together through Redis.
+      if (recentlyFailed(best)) return best!;
       try {
         return this.remember(tag, { member: await fetch(), at: Date.now() });
       } catch (spaceErr) {
-        if (!isTransient(spaceErr)) throw spaceErr;
-        return failed(best);
+        if (!isSpaceError(spaceErr)) throw spaceErr;
+        const marked: Entry = { ...withoutRefusal(best ?? { at: 0 }), failedAt: Date.now() };
+        if (!spaceErr.transient) marked.refused = refusalOf(spaceErr);
+        const entry = this.remember(tag, marked);
+        if (!spaceErr.transient) throw spaceErr;
+        return failed(entry);
       }
     }
   }
@@ -120,11 +152,16 @@ export class MemberStore {
       try {
         member = await fetch();
       } catch (err) {
-        if (!isTransient(err)) throw err;
-        // Tell the waiting processes (and the next requests) that Space is away, keeping the old facts.
-        const marked: Entry = { ...(best ?? { at: 0 }), failedAt: Date.now() };
+        if (!isSpaceError(err)) throw err;
+        // Only Space being away (5xx, timeout, unreachable) falls back to older facts; a refusal is an answer.
+        // Tell the waiting processes (and the next requests) that Space is away, keeping the old
+        // facts; or that Space refused, which they answer too until the pause is over.
+        const marked: Entry = { ...withoutRefusal(best ?? { at: 0 }), failedAt: Date.now() };
+        if (!err.transient) marked.refused = refusalOf(err);
         await this.kv.run(WRITE_AND_RELEASE, [key, this.keys.memberLock(tag)], [this.encode(tag, marked), rule.maxStale, lock]);
-        return failed(this.remember(tag, marked));
+        const entry = this.remember(tag, marked);
+        if (!err.transient) throw err;
+        return failed(entry);
       }
       const entry: Entry = { member, at: Date.now() };
       // Redis failing now must not cost Space a second call: the answer is good for this process.
@@ -162,6 +199,14 @@ export class MemberStore {
         entry.member = value.member;
       }
       if (typeof value.failedAt === 'number') entry.failedAt = value.failedAt;
+      const r = value.refused;
+      if (isRecord(r) && typeof r.code === 'string' && typeof r.message === 'string') {
+        const refusal: Refusal = { code: r.code as SpaceErrorCode, message: r.message };
+        if (typeof r.status === 'number') refusal.status = r.status;
+        if (typeof r.error === 'string') refusal.error = r.error;
+        if (typeof r.errorDescription === 'string') refusal.errorDescription = r.errorDescription;
+        entry.refused = refusal;
+      }
       return entry;
     } catch {
       return undefined;
@@ -190,8 +235,14 @@ function failed(entry: Entry | undefined): Entry {
   return { ...(entry ?? { at: 0 }), failedAt: entry?.failedAt ?? Date.now() };
 }
 
+function withoutRefusal(entry: Entry): Entry {
+  const { refused: _refused, ...rest } = entry;
+  return rest;
+}
+
 /** The facts to decide on: fresh ones, else (Space away) ones no older than `maxStale`; never none. */
 function usable(entry: Entry, rule: FactsRule): SpaceMember {
+  if (entry.refused && recentlyFailed(entry)) throw refusalError(entry.refused);
   const age = Date.now() - entry.at;
   if (entry.member && (age < rule.ttl || age < rule.maxStale)) return entry.member;
   throw new MemberFactsUnavailable(RETRY_AFTER_FAILURE / 1000);

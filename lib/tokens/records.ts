@@ -1,4 +1,4 @@
-import { END_RECORD, type Keys, type KV, openStored, RedisLock, seal, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
+import { END_RECORD, type Keys, type KV, openStored, READ_WITH_PAUSE, RedisLock, seal, WRITE_AND_RELEASE, WRITE_RECORD, WRITE_SIGN_IN } from '../store';
 import { isStoredTokenSet, type StoredTokenSet } from './token-set';
 import { isRecord } from '../core';
 
@@ -30,6 +30,24 @@ export class RecordStore {
 
   async read(grant: string): Promise<SignInRecord | undefined> {
     return this.decode(await this.kv.get(this.keys.record(grant)), grant);
+  }
+
+  /**
+   * The record, and how many ms renewals of this sign-in stay paused after a failure (0 for
+   * none), in one round trip: what the renewal engine reads before and under the lock.
+   */
+  async readWithPause(grant: string): Promise<{ record: SignInRecord | undefined; pausedFor: number }> {
+    const reply = await this.kv.run(READ_WITH_PAUSE, [this.keys.record(grant), this.keys.pause(grant)], []);
+    const [raw, left] = Array.isArray(reply) ? reply : [null, 0];
+    return { record: this.decode(typeof raw === 'string' ? raw : null, grant), pausedFor: Math.max(0, Number(left) || 0) };
+  }
+
+  /**
+   * Pauses renewals of this sign-in for `ms` in every process (a failed renewal: Space is not
+   * asked again before), and releases the renewal lock if it is still `lockToken`'s, in one step.
+   */
+  async pause(grant: string, ms: number, lockToken: string): Promise<void> {
+    await this.kv.run(WRITE_AND_RELEASE, [this.keys.pause(grant), this.keys.lock(grant)], ['1', Math.max(1, Math.round(ms)), lockToken]);
   }
 
   private decode(raw: string | null, grant: string): SignInRecord | undefined {

@@ -1,5 +1,6 @@
 import { fingerprint, type Keys, type KV, type SharedClock } from '../store';
 import { dropWhileFirst, isSpaceError, PER_PROCESS_MAX, SpaceTokenError, type SpaceTokenEvent, trimOldest } from '../core';
+import { LOCK_MARGIN, pauseAfterFailure } from '../config';
 import type { ConsentStore } from './consents';
 import { isEnded, type RecordStore, type SignInRecord } from './records';
 import { adoptFromConsent, isFresh, mergeRenewed, type SpaceTokenSet, type StoredTokenSet } from './token-set';
@@ -11,7 +12,7 @@ export type Outcome =
   | { kind: 'ended'; reason: string }
   | { kind: 'unavailable'; retryAfter: number; reason: string };
 
-export interface RenewalSettings { skew: number; lockTTL: number; retryDelay: number; maxRetryAfter: number }
+export interface RenewalSettings { skew: number; lockTTL: number; redisTimeout: number; retryDelay: number; maxRetryAfter: number }
 
 /** What the engine needs from Space: a refresh, and a revocation for tokens nobody may keep. */
 export interface Refresher {
@@ -35,13 +36,21 @@ const NEWS_KEPT = 60_000;
  * lock whose waiters are woken by the winner's announcement (polling is the fallback) — and
  * keeps versioned records so that an older copy never wins over a newer one.
  *
- * - The lock outlives the refresh: `lockTTL` is at least the Space timeout + 1 s, and the
- *   refresh is aborted before the lock can expire. So two refreshes with one refresh token
- *   cannot happen, even with a Space that rotates refresh tokens.
+ * - The lock outlives the refresh: everything done under it is timed from the moment the lock
+ *   was asked for (before Redis set it, so before it can expire), and must end `LOCK_MARGIN`
+ *   before `lockTTL` runs out, the write of the result included: a slow read under the lock
+ *   leaves less time to Space, or none (then Space is not asked). `lockTTL` must hold every step
+ *   at its own deadline (settings.ts). So two refreshes with one refresh token cannot happen,
+ *   even with a Space that rotates refresh tokens.
  * - The write's answer counts: a renewal Redis refused (a newer version, or a sign-out mark)
  *   is neither reported nor used; tokens minted after a sign-out are revoked at Space.
- * - A transient Space failure pauses that sign-in only, for `retryDelay` or Space's
- *   `Retry-After`, capped at `maxRetryAfter`.
+ * - Every failed renewal pauses what renewed, in every process (a key in Redis next to its
+ *   record): a member's consent (so every sign-in of that member waits, as they share its
+ *   refresh token), or a sign-in with a refresh token of its own; no other member's sign-ins.
+ *   Space is not asked again for it before `retryDelay` (at least 1 s), or Space's
+ *   `Retry-After` when that is longer, capped at `maxRetryAfter`. Whatever Space answers (a
+ *   `Retry-After: 0`, a date in the past, a 401, a proxy's HTML page), a burst of requests with
+ *   an expired token is one token request.
  * - A renewal Space answered but Redis could not store is kept and served from this process,
  *   and written as soon as Redis answers again.
  */
@@ -266,7 +275,7 @@ export class RenewalEngine {
     const deadline = Date.now() + this.settings.lockTTL + 1000;
     let strayChecked = false;
     for (;;) {
-      const side = await this.records.read(grant);
+      const { record: side, pausedFor } = await this.records.readWithPause(grant);
       if (isEnded(side)) return { kind: 'ended', reason: 'signed_out' };
       const base = side && side.version >= current.version ? side : current;
       if (side && side.version > current.version && this.usable(side, force, current)) {
@@ -274,9 +283,14 @@ export class RenewalEngine {
         return { kind: 'fresh', tokens: side, refreshed: false };
       }
       if (!force && isFresh(base, this.settings.skew, this.clock.now())) return { kind: 'fresh', tokens: base, refreshed: false };
+      // A renewal failed a moment ago, here or in another process: leave Space alone, take no lock.
+      const paused = this.pausedFor(grant, pausedFor);
+      if (paused) return paused;
 
+      // The lock expires lockTTL after Redis sets it, which is after this moment: time from here.
+      const asked = Date.now();
       const lock = await this.records.lock(grant);
-      if (lock) return this.renewLocked(base, lock, ttl);
+      if (lock) return this.renewLocked(base, lock, ttl, asked + this.settings.lockTTL - LOCK_MARGIN);
       // A lock with no TTL (or more than ours) is not the library's: it would block forever.
       if (!strayChecked) {
         strayChecked = true;
@@ -300,28 +314,35 @@ export class RenewalEngine {
     return true;
   }
 
-  private async renewLocked(base: StoredTokenSet, lock: string, ttl: number): Promise<Outcome> {
+  /** Renews under the lock; `deadline` (epoch ms) is when everything done under it must have ended. */
+  private async renewLocked(base: StoredTokenSet, lock: string, ttl: number, deadline: number): Promise<Outcome> {
     const { grant } = base;
     const tag = fingerprint(grant, 12);
     let released = false;
     try {
-      // Re-read under the lock: the previous holder may have finished just before we took it.
-      const side = await this.records.read(grant);
+      // Re-read under the lock: the previous holder may have finished (or failed and paused
+      // this sign-in) just before we took it.
+      const { record: side, pausedFor } = await this.records.readWithPause(grant);
       if (isEnded(side)) return { kind: 'ended', reason: 'signed_out' };
       if (side && side.version > base.version) return { kind: 'fresh', tokens: side, refreshed: false };
       if (!base.refreshToken) {
         this.emit({ event: 'token.no_refresh_token', grant: tag });
         return { kind: 'ended', reason: 'no_refresh_token' };
       }
-      const pausedUntil = this.pauses.get(grant) ?? 0;
-      if (Date.now() < pausedUntil) {
-        return { kind: 'unavailable', retryAfter: Math.ceil((pausedUntil - Date.now()) / 1000), reason: 'space_paused' };
+      const paused = this.pausedFor(grant, pausedFor);
+      if (paused) return paused;
+      // What is left for Space once the result's write (one Redis command) is set aside. The
+      // steps before may have eaten it (a stalled read, a process that was not scheduled):
+      // then Space is not asked at all, rather than asked by a holder whose lock may expire.
+      const forSpace = deadline - this.settings.redisTimeout - Date.now();
+      if (forSpace <= 0) {
+        this.emit({ event: 'token.refresh_failed', grant: tag, reason: 'lock_deadline', message: 'The steps before the token request took the renewal lock\'s whole time; Space was not asked' });
+        return { kind: 'unavailable', retryAfter: 1, reason: 'lock_deadline' };
       }
-      this.pauses.delete(grant);
       let renewed: SpaceTokenSet;
       try {
-        // Aborted well before the lock expires, whatever Space does.
-        const signal = AbortSignal.timeout(Math.max(100, this.settings.lockTTL - 500));
+        // Aborted before the lock can expire, whatever Space does.
+        const signal = AbortSignal.timeout(forSpace);
         renewed = await this.space.refresh(base.refreshToken, { ...(base.scope ? { scope: base.scope } : {}), signal });
       } catch (err) {
         return await this.refreshFailed(base, lock, err, ttl, () => { released = true; });
@@ -349,6 +370,20 @@ export class RenewalEngine {
     }
   }
 
+  /**
+   * The answer while renewals of this sign-in are paused (`shared`: ms left of the pause in
+   * Redis, which another process may have set), or undefined when Space may be asked.
+   */
+  private pausedFor(grant: string, shared: number): Outcome | undefined {
+    const now = Date.now();
+    const until = Math.max(this.pauses.get(grant) ?? 0, shared > 0 ? now + shared : 0);
+    if (until <= now) {
+      this.pauses.delete(grant);
+      return undefined;
+    }
+    return { kind: 'unavailable', retryAfter: Math.max(1, Math.ceil((until - now) / 1000)), reason: 'space_paused' };
+  }
+
   /** Redis kept a newer record, or the sign-in ended meanwhile: the newer state wins. */
   private async writeRefused(grant: string, minted: StoredTokenSet): Promise<Outcome> {
     const tag = fingerprint(grant, 12);
@@ -374,11 +409,19 @@ export class RenewalEngine {
       this.emit({ event: 'token.refresh_rejected', grant: tag, reason: 'invalid_grant', status: err.status, error: err.error, message: err.message });
       return { kind: 'ended', reason: 'invalid_grant' };
     }
-    const asked = isSpaceError(err) && err.retryAfter !== undefined ? err.retryAfter * 1000 : this.settings.retryDelay;
-    const pause = Math.min(asked, this.settings.maxRetryAfter);
-    if (isSpaceError(err) && err.transient && pause > 0) {
-      this.pauses.set(base.grant, Date.now() + pause);
-      trimOldest(this.pauses, MAX_TRACKED);
+    // Any failure pauses the sign-in, here and (through Redis) in every process: a transient
+    // one (Space down, slow, rate limiting) as much as one that will not mend by itself soon
+    // (invalid_client after a secret rotation, a proxy's HTML page), which must not cost Space
+    // one token request per request either.
+    const pause = pauseAfterFailure(err, this.settings.retryDelay, this.settings.maxRetryAfter);
+    this.pauses.delete(base.grant);
+    this.pauses.set(base.grant, Date.now() + pause);
+    trimOldest(this.pauses, MAX_TRACKED);
+    try {
+      await this.records.pause(base.grant, pause, lock); // releases the lock in the same step
+      markReleased();
+    } catch {
+      // Redis away: this process keeps the pause; the lock is released (or expires) as usual.
     }
     // invalid_client, a malformed answer...: our side or Space's is broken, not the user's
     // grant. Keep the session (a bad secret must not sign everyone out).

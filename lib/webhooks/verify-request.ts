@@ -42,7 +42,7 @@ export interface VerifySpaceRequestOptions {
   maxBytes?: number;
   /** Hash of the public-key signature (RSA PKCS#1 v1.5); default `'sha512'` (inferred, not documented by Space). */
   publicKeyHash?: string;
-  /** Fewest ms between public-key fetches caused by a signature no key verifies. Default 30000. */
+  /** Fewest ms between public-key fetches caused by a signature no key verifies; also the longest pause after failed fetches (1 s, doubling). Default 30000. */
   keysRefetchInterval?: number;
   /** For your logs: why a request was refused. The answer itself never says. */
   onReject?: (reason: string, req: Request) => void;
@@ -209,7 +209,7 @@ export function verifySpaceRequest(options: VerifySpaceRequestOptions): RequestH
       } catch (err) {
         if (!isSpaceError(err)) throw err;
         countUnavailable('space');
-        res.status(503).set('Retry-After', String(err.retryAfter ?? 5)).json({ error: 'temporarily_unavailable' });
+        res.status(503).set('Retry-After', String(Math.max(1, err.retryAfter ?? 5))).json({ error: 'temporarily_unavailable' });
         return;
       }
       if (!result.ok) {

@@ -118,4 +118,22 @@ async function runApp(app, redis, extra = {}) {
   process.send({ ready: true, port: server.address().port });
 }
 
-module.exports = { CLIENT, SESSION_SECRET, REDIS_URL, PROFILE_FIELDS, clock, serve, client, redisOptions, ready, runApp };
+/** Deletes every Redis key under a run's `prefix` (the orchestrators call it when they stop); resolves with the count. */
+async function deleteKeys(prefix) {
+  const Redis = require('ioredis');
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  let cursor = '0';
+  let deleted = 0;
+  try {
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+module.exports = { CLIENT, SESSION_SECRET, REDIS_URL, PROFILE_FIELDS, clock, serve, client, redisOptions, ready, runApp, deleteKeys };

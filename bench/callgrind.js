@@ -104,7 +104,7 @@ const GC = {
  */
 const COMPILE = {
   entry: /^v8::internal::(Runtime_Compile\w*\(|Runtime_InstallBaselineCode\(|Compiler::|compiler::|baseline::|maglev::|Parser::|interpreter::BytecodeGenerator::)/,
-  inside: /v8::internal::(Runtime_Compile\w*\(|Runtime_InstallBaselineCode\(|\w*Compil\w*::|(\(anonymous namespace\)::)?\w*Compile\w*\(|compiler::|baseline::|maglev::|Parser::|ParserBase<|PreParser::|interpreter::|TieringManager::|OptimizingCompileDispatcher::|\(anonymous namespace\)::\w*Job\w*\()/,
+  inside: /v8::internal::(Runtime_Compile\w*\(|Runtime_InstallBaselineCode\(|\w*Compil\w*::|(\(anonymous namespace\)::)?\w*Compile\w*\(|compiler::|baseline::|maglev::|Parser::|ParserBase<|PreParser::|interpreter::|parsing::|ParserTypes<|TieringManager::|OptimizingCompileDispatcher::|\(anonymous namespace\)::\w*(Job|Unoptimized)\w*\()/,
 };
 
 /** Total instructions, and those under GC and under the compilers, of one dump file. */

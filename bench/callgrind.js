@@ -13,8 +13,8 @@ const fs = require('node:fs');
 const base = (name) => name.replace(/'\d+$/, '');
 
 /**
- * Parses a callgrind file with a single event (Ir). Returns
- * `{ totals, self: Map<name, Ir>, calls: Map<caller, Map<callee, inclusive Ir>> }`.
+ * Parses a callgrind file with a single event (Ir). Returns `{ totals, self: Map<name, Ir>,
+ * calls: Map<caller, Map<callee, inclusive Ir>>, callCounts: Map<callee, times called> }`.
  */
 function parse(file) {
   const text = fs.readFileSync(file, 'utf8');
@@ -27,6 +27,8 @@ function parse(file) {
   };
   const self = new Map();
   const calls = new Map();
+  const callCounts = new Map(); // callee -> how many times it was called
+  let count = 0;
   let totals = NaN;
   let summary = NaN;
   let fn = null;
@@ -44,6 +46,7 @@ function parse(file) {
         let m = calls.get(fn);
         if (!m) calls.set(fn, (m = new Map()));
         add(m, callee, ir);
+        add(callCounts, callee, count);
         inCall = false;
       } else {
         add(self, fn, ir);
@@ -54,12 +57,15 @@ function parse(file) {
     const key = eq > 0 ? line.slice(0, eq) : '';
     if (key === 'fn') fn = nameOf(line.slice(3));
     else if (key === 'cfn') callee = nameOf(line.slice(4));
-    else if (key === 'calls') inCall = true;
+    else if (key === 'calls') {
+      inCall = true;
+      count = Number(line.slice(6).split(' ')[0]);
+    }
     else if (line.startsWith('totals:')) totals = Number(line.slice(7).trim());
     else if (line.startsWith('summary:')) summary = Number(line.slice(8).trim());
   }
   // A dump taken with the instrumentation on from the start has "summary:"; both are the total.
-  return { totals: Number.isFinite(totals) ? totals : summary, self, calls };
+  return { totals: Number.isFinite(totals) ? totals : summary, self, calls, callCounts };
 }
 
 /**
@@ -90,11 +96,12 @@ function groupCost(parsed, { entry, inside }) {
  * V8's garbage collector, which the apps run on their main thread (--single-threaded: no helper
  * threads). Every collection, minor (scavenge) or full (mark-compact), goes through
  * Heap::CollectGarbage, whether an allocation failed, a task asked for it or gc() was called;
- * incremental marking is started and stepped on allocation or by a task.
+ * incremental marking is started and stepped on allocation or by a task, and while it runs the
+ * write barrier's marking path (WriteBarrier::Marking*) marks what the program stores.
  */
 const GC = {
-  entry: /^v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|StartIncrementalMarking\w*|FinalizeIncrementalMarking\w*)\(|IncrementalMarking::(AdvanceOnAllocation|Step|AdvanceAndFinalizeIfComplete|Start)\b|IncrementalMarkingJob::Task::RunInternal|MemoryReducer::TimerTask::RunInternal|MinorGCJob::Task::RunInternal|ScavengeJob::Task::RunInternal)/,
-  inside: /(v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|PerformGarbageCollection|Scavenge|MarkCompact|MinorMarkCompact|StartIncrementalMarking\w*|FinalizeIncrementalMarking\w*|GarbageCollection\w*|CallGCPrologueCallbacks|CallGCEpilogueCallbacks)\(|\w*Scaveng\w*::|\w*MarkCompactCollector::|IncrementalMarking\w*::|Sweeper::|GCTracer::|\w*Evacuat\w*::|MemoryReducer::|MinorGCJob::|ScavengeJob::)|v8::platform::DefaultJob|heap::base::)/,
+  entry: /^v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|StartIncrementalMarking\w*|FinalizeIncrementalMarking\w*)\(|IncrementalMarking::(AdvanceOnAllocation|Step|AdvanceAndFinalizeIfComplete|Start)\b|IncrementalMarking::Observer::Step|IncrementalMarkingJob::Task::RunInternal|WriteBarrier::Marking\w*\(|MemoryReducer::TimerTask::RunInternal|MinorGCJob::Task::RunInternal|ScavengeJob::Task::RunInternal)/,
+  inside: /(v8::internal::(Heap::(CollectGarbage|CollectAllGarbage|CollectAllAvailableGarbage|PerformGarbageCollection|Scavenge|MarkCompact|MinorMarkCompact|StartIncrementalMarking\w*|FinalizeIncrementalMarking\w*|GarbageCollection\w*|CallGCPrologueCallbacks|CallGCEpilogueCallbacks)\(|\w*Scaveng\w*::|\w*MarkCompactCollector::|IncrementalMarking\w*::|MarkingBarrier::|WriteBarrier::Marking\w*\(|Sweeper::|GCTracer::|\w*Evacuat\w*::|MemoryReducer::|MinorGCJob::|ScavengeJob::)|v8::platform::DefaultJob|heap::base::)/,
 };
 
 /**
@@ -107,12 +114,26 @@ const COMPILE = {
   inside: /v8::internal::(Runtime_Compile\w*\(|Runtime_InstallBaselineCode\(|\w*Compil\w*::|(\(anonymous namespace\)::)?\w*Compile\w*\(|compiler::|baseline::|maglev::|Parser::|ParserBase<|PreParser::|interpreter::|parsing::|ParserTypes<|TieringManager::|OptimizingCompileDispatcher::|\(anonymous namespace\)::\w*(Job|Unoptimized)\w*\()/,
 };
 
-/** Total instructions, and those under GC and under the compilers, of one dump file. */
+/** How many times functions whose name matches `rx` were called. */
+function timesCalled(parsed, rx) {
+  let n = 0;
+  for (const [callee, count] of parsed.callCounts) if (rx.test(base(callee))) n += count;
+  return n;
+}
+
+/**
+ * Total instructions, those under GC and under the compilers, of one dump file; and how many
+ * minor (scavenge) and full (mark-compact) collections it saw.
+ */
 function split(file) {
   const parsed = parse(file);
   const gc = groupCost(parsed, GC);
   const compile = groupCost(parsed, COMPILE);
-  return { total: parsed.totals, gc, compile, rest: parsed.totals - gc - compile };
+  return {
+    total: parsed.totals, gc, compile, rest: parsed.totals - gc - compile,
+    scavenges: timesCalled(parsed, /^v8::internal::Heap::Scavenge\(\)/),
+    fullGCs: timesCalled(parsed, /^v8::internal::Heap::MarkCompact\(\)/),
+  };
 }
 
 /** The calls into a group's entry points that {@link groupCost} counts, by callee (to inspect a dump). */

@@ -28,6 +28,7 @@ const num = (name, fallback) => (process.env[name] !== undefined ? Number(proces
 const CFG = {
   mode: quick ? 'quick' : 'full',
   semiSpaceMB: num('BENCH_SEMI_SPACE', 16),
+  heapGrowingPercent: num('BENCH_HEAP_GROWING', 100),
   // Warm-up, instrumentation off: requests and sign-ins enough for V8 to settle its tiers.
   warmGets: quick ? 600 : 3000,
   warmSignIns: quick ? 300 : 1500,
@@ -44,6 +45,23 @@ const CFG = {
   bursts: quick ? 2 : 5,
   burst: 100,
 };
+/**
+ * Node's flags for an app under callgrind: every one makes a count depend less on timing.
+ * - --single-threaded: V8 collects garbage and compiles on the main thread, no helper threads.
+ * - fixed semi-spaces: the young generation does not grow or shrink with the allocation rate.
+ * - fixed hash and random seeds: the same hash tables and Math.random() every run.
+ * - collections triggered by allocation only, never by a timer or a task whose turn depends on
+ *   timing (--no-minor-gc-task, --no-incremental-marking-task, --no-memory-reducer), and an old
+ *   generation that grows by a fixed factor after a full collection (V8 otherwise picks the factor
+ *   from how fast the collector and the program ran).
+ * - --expose-gc: the scavenge before each phase (common.js `stats`).
+ */
+const NODE_FLAGS = [
+  '--single-threaded', `--min-semi-space-size=${CFG.semiSpaceMB}`, `--max-semi-space-size=${CFG.semiSpaceMB}`,
+  '--hash-seed=1', '--random-seed=1',
+  '--no-minor-gc-task', '--no-incremental-marking-task', '--no-memory-reducer', `--heap-growing-percent=${CFG.heapGrowingPercent}`,
+  '--expose-gc',
+];
 const VALGRIND = process.env.BENCH_VALGRIND || 'valgrind';
 const CALLGRIND_CONTROL = process.env.BENCH_CALLGRIND_CONTROL || 'callgrind_control';
 const LONG = 3_600_000; // load-generator bounds: under valgrind, phases take minutes, not seconds
@@ -106,14 +124,12 @@ function start(file, env, spawnOptions = {}, cores = OTHER_CORES) {
  * callgrind_control addresses.
  */
 async function startApp(kind, spaceURL, name = kind) {
-  const mb = String(CFG.semiSpaceMB);
   // Answers (Redis's, Space's) can wait seconds for a slow app to read them: nothing may time out.
   const app = await start(`app-${kind}.js`, { SPACE_URL: spaceURL, BENCH_REDIS_TIMEOUT: '120000', BENCH_SPACE_TIMEOUT: '120000' }, {
     execPath: VALGRIND,
     execArgv: [
       '-q', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${path.join(dumpDir, `${name}.%p`)}`,
-      process.execPath, '--single-threaded', `--min-semi-space-size=${mb}`, `--max-semi-space-size=${mb}`,
-      '--hash-seed=1', '--random-seed=1', '--expose-gc',
+      process.execPath, ...NODE_FLAGS,
     ],
   }, APP_CORE);
   return Object.assign(app, { kind, name, base: `http://127.0.0.1:${app.info.port}`, pid: app.child.pid, dumps: 0 });
@@ -298,19 +314,20 @@ function sum(runs) {
   return {
     total: add((m) => m.total), gc: add((m) => m.gc), compile: add((m) => m.compile), rest: add((m) => m.rest),
     redis: add((m) => m.redis), served: add((m) => m.served), signedIn: add((m) => m.result.signedIn),
+    scavenges: add((m) => m.scavenges), fullGCs: add((m) => m.fullGCs),
   };
 }
 
 /** The counts a report needs (not the load generator's own result). */
 function pick(m) {
-  return { total: m.total, gc: m.gc, compile: m.compile, rest: m.rest, redis: m.redis };
+  return { total: m.total, gc: m.gc, compile: m.compile, rest: m.rest, redis: m.redis, scavenges: m.scavenges, fullGCs: m.fullGCs };
 }
 
 // ---- Report ----
 
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
 /** Per unit: without GC and compilation, with GC (still without compilation), GC, compilation, all. */
-const per = (x) => ({ rest: x.rest / x.units, withGC: (x.rest + x.gc) / x.units, gc: x.gc / x.units, compile: x.compile / x.units, total: x.total / x.units, redis: x.redis / x.units });
+const per = (x) => ({ rest: x.rest / x.units, withGC: (x.rest + x.gc) / x.units, gc: x.gc / x.units, compile: x.compile / x.units, total: x.total / x.units, redis: x.redis / x.units, gcs: `${x.scavenges} + ${x.fullGCs}` });
 
 function report(out) {
   const { cfg } = out;
@@ -323,12 +340,12 @@ function report(out) {
   const cpu = (/^model name\s*:\s*(.*)$/m.exec(fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '') || [])[1] || os.cpus()[0]?.model || 'unknown';
   lines.push('# Instruction counts (callgrind)', '');
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cfg.mode} run of \`npm run bench:instructions\` (${fmt(out.seconds)} s). Machine: ${os.cpus().length} cores, ${cpu}, Node ${process.version}, ${out.valgrind}.`);
-  lines.push(`Each app process alone under callgrind (node --single-threaded, semi-space ${cfg.semiSpaceMB} MB, --hash-seed=1 --random-seed=1), warmed up with the instrumentation off (${fmt(cfg.warmGets)} GETs, ${fmt(cfg.warmSignIns)} sign-ins), a scavenge (minor GC) before each measured phase; the emulator, the load generator and Redis outside valgrind. Instructions are the app process's, all threads. "Without GC and compilation" leaves out V8's garbage collector and its compilers (parser, bytecode, Sparkplug, TurboFan); "with GC" puts the collector back. See bench/README.md.`, '');
+  lines.push(`Each app process alone under callgrind (\`node ${NODE_FLAGS.join(' ')}\`), warmed up with the instrumentation off (${fmt(cfg.warmGets)} GETs, ${fmt(cfg.warmSignIns)} sign-ins), a scavenge (minor GC) before each measured phase; the emulator, the load generator and Redis outside valgrind. Instructions are the app process's, all threads. "Without GC and compilation" leaves out V8's garbage collector and its compilers (parser, bytecode, Sparkplug, TurboFan); "with GC" puts the collector back. See bench/README.md.`, '');
 
   const g = Object.fromEntries(Object.entries(out.get).map(([k, x]) => [k, per(x)]));
   lines.push('## Signed-in GET /me with a fresh token', '', `${fmt(cfg.gets)} sequential keep-alive requests of one session signed in just before the phase. Instructions per request.`, '');
-  table(['app', 'without GC and compilation', '÷ (a)', 'with GC', '÷ (a)', 'GC', 'compilation', 'all', 'Redis commands'], Object.keys(g).map((k) => [
-    NAMES[k], fmt(g[k].rest), fmt(g[k].rest / g.baseline.rest, 3), fmt(g[k].withGC), fmt(g[k].withGC / g.baseline.withGC, 3), fmt(g[k].gc), fmt(g[k].compile), fmt(g[k].total), fmt(g[k].redis, 2),
+  table(['app', 'without GC and compilation', '÷ (a)', 'with GC', '÷ (a)', 'GC', 'compilation', 'all', 'Redis commands', 'collections in the phase (minor + full)'], Object.keys(g).map((k) => [
+    NAMES[k], fmt(g[k].rest), fmt(g[k].rest / g.baseline.rest, 3), fmt(g[k].withGC), fmt(g[k].withGC / g.baseline.withGC, 3), fmt(g[k].gc), fmt(g[k].compile), fmt(g[k].total), fmt(g[k].redis, 2), g[k].gcs,
   ]));
 
   const s = {};
@@ -339,18 +356,19 @@ function report(out) {
   for (const phase of Object.keys(PHASES)) {
     for (const k of ['handwritten', 'library']) {
       const x = s[k][phase];
-      rows.push([PHASES[phase], NAMES[k], fmt(x.rest), fmt(x.withGC), fmt(x.gc), fmt(x.compile), fmt(x.total), fmt(x.redis, 1)]);
+      rows.push([PHASES[phase], NAMES[k], fmt(x.rest), fmt(x.withGC), fmt(x.gc), fmt(x.compile), fmt(x.total), fmt(x.redis, 1), x.gcs]);
     }
     const r = (f) => s.library[phase][f] / s.handwritten[phase][f];
-    rows.push([PHASES[phase], '**(c) ÷ (b)**', `**${fmt(r('rest'), 3)}**`, `**${fmt(r('withGC'), 3)}**`, '', '', fmt(r('total'), 3), '']);
+    rows.push([PHASES[phase], '**(c) ÷ (b)**', `**${fmt(r('rest'), 3)}**`, fmt(r('withGC'), 3), '', '', fmt(r('total'), 3), '', '']);
   }
-  table(['phase', 'app', 'without GC and compilation', 'with GC', 'GC', 'compilation', 'all', 'Redis commands'], rows);
+  table(['phase', 'app', 'without GC and compilation', 'with GC', 'GC', 'compilation', 'all', 'Redis commands', 'collections (minor + full)'], rows);
+  lines.push('A sign-in phase holds only a few collections (last column), and whether one more falls inside it or just after it moves "with GC" per sign-in from run to run; "without GC and compilation" does not move with them.', '');
 
   const r = Object.fromEntries(Object.entries(out.renewal).map(([k, x]) => [k, { ...per(x), tokens: x.tokens, units: x.units }]));
   lines.push('## Renewal (library app, emulator with short-lived tokens)', '', `A separate process of (c) on the emulator whose tokens live ${cfg.shortTTL} s, warmed up with ${cfg.warmRenewals} renewals and ${cfg.warmBursts} bursts. "One renewal": ${cfg.renewals} sessions whose token has expired, one request each, one at a time (each request waits for its renewal), per request. "Burst": ${cfg.bursts} times ${cfg.burst} concurrent requests of one session whose token has expired, waiting on one renewal, per request (waiter). "Burst, fresh token": the same bursts again right after, nobody waiting, per request.`, '');
   const RN = { single: 'one renewal (one request of an expired session)', burst: `burst of ${cfg.burst} waiting on one renewal, per waiter`, fresh: `same burst with the renewed (fresh) token, per request` };
-  table(['what', 'without GC and compilation', 'with GC', 'GC', 'compilation', 'all', 'Redis commands', 'token requests'], Object.keys(RN).map((k) => [
-    RN[k], fmt(r[k].rest), fmt(r[k].withGC), fmt(r[k].gc), fmt(r[k].compile), fmt(r[k].total), fmt(r[k].redis, 2), `${r[k].tokens} for ${r[k].units} requests`,
+  table(['what', 'without GC and compilation', 'with GC', 'GC', 'compilation', 'all', 'Redis commands', 'token requests', 'collections (minor + full)'], Object.keys(RN).map((k) => [
+    RN[k], fmt(r[k].rest), fmt(r[k].withGC), fmt(r[k].gc), fmt(r[k].compile), fmt(r[k].total), fmt(r[k].redis, 2), `${r[k].tokens} for ${r[k].units} requests`, r[k].gcs,
   ]));
   lines.push(`One renewal ÷ a fresh-token GET of (c) (above, another process): ${fmt(r.single.rest / g.library.rest, 2)} without GC and compilation. Burst, per waiter ÷ the same burst with a fresh token: ${fmt(r.burst.rest / r.fresh.rest, 3)} (with GC ${fmt(r.burst.withGC / r.fresh.withGC, 3)}).`, '');
   return lines.join('\n');

@@ -28,10 +28,15 @@ const num = (name, fallback) => (process.env[name] !== undefined ? Number(proces
 const CFG = {
   mode: quick ? 'quick' : 'full',
   semiSpaceMB: num('BENCH_SEMI_SPACE', 16),
-  heapGrowingPercent: num('BENCH_HEAP_GROWING', 100),
-  // Warm-up, instrumentation off: requests and sign-ins enough for V8 to settle its tiers.
+  // After a full collection the old generation may grow 20-fold before the next one, so none falls
+  // in a measured phase: a full GC and a top-up warm-up come before each group of phases.
+  heapGrowingPercent: num('BENCH_HEAP_GROWING', 1900),
+  // Warm-up, instrumentation off: requests and sign-ins enough for V8 to settle its tiers; after
+  // the full GC, V8 re-optimizes a few dozen functions, hence the top-ups.
   warmGets: quick ? 600 : 3000,
-  warmSignIns: quick ? 300 : 1500,
+  warmSignIns: quick ? 300 : 1000,
+  topUpGets: quick ? 300 : 2000,
+  topUpSignIns: quick ? 100 : 500,
   // Measured, one at a time (concurrency 1): nothing depends on how requests interleave.
   gets: quick ? 300 : 1500,
   signIns: quick ? 30 : 150,
@@ -182,6 +187,9 @@ async function measure(app, phase, fn) {
   return { result, ...counts, served: after.served - before.served, redis: after.redisCommands - before.redisCommands };
 }
 
+/** A full collection, twice (common.js `stats`), outside any measured phase. */
+const fullGC = (app) => app.call('stats', { gc: true });
+
 const check = (cond, what) => {
   if (!cond) throw new Error(what);
 };
@@ -212,21 +220,28 @@ async function main() {
     const probe = await L('get', { base: app.base, cookies: [warmCookie], concurrency: 1, count: 1 });
     check(probe.signedIn === 1, `${kind} /me answered for a signed-out session: ${JSON.stringify(probe.statuses)}`);
     await L('get', { base: app.base, cookies: [warmCookie], concurrency: 1, count: CFG.warmGets, maxMs: LONG });
-    if (kind !== 'baseline') {
-      const w = await L('signIn', { base: app.base, count: CFG.warmSignIns, concurrency: 4, maxMs: LONG });
+    const warmSignIns = async (count) => {
+      const w = await L('signIn', { base: app.base, count, concurrency: 4, maxMs: LONG });
       check(w.ok === w.count, `${kind} warm-up sign-in: ${JSON.stringify(w.failure)}`);
       // The measured halves (all starts, then all callbacks) warmed the same way.
       const s = await L('signInStart', { base: app.base, count: 100, concurrency: 4 });
       await L('signInFinish', { id: s.id, concurrency: 4 });
-    }
+    };
+    if (kind !== 'baseline') await warmSignIns(CFG.warmSignIns);
 
-    // A session signed in just now: its token is fresh for the whole phase (600 s, renewed under 60 s).
+    // The GET phase: a full GC, the top-up warm-up, then a session signed in just now, whose
+    // token is fresh for the whole phase (600 s, renewed under 60 s).
+    await fullGC(app);
+    await L('get', { base: app.base, cookies: [warmCookie], concurrency: 1, count: CFG.topUpGets, maxMs: LONG });
     const cookie = await signedIn(app);
     const get = await measure(app, 'get', () => L('get', { base: app.base, cookies: [cookie], concurrency: 1, count: CFG.gets, maxMs: LONG }));
     check(get.result.signedIn === CFG.gets && get.served === CFG.gets, `${kind} GET: ${JSON.stringify(get.result.statuses)}, ${get.served} served`);
     out.get[kind] = { units: CFG.gets, ...pick(get) };
 
     if (kind !== 'baseline') {
+      // The sign-in phases: a full GC and the top-up warm-up again.
+      await fullGC(app);
+      await warmSignIns(CFG.topUpSignIns);
       const complete = await measure(app, 'signin', () => L('signIn', { base: app.base, count: CFG.signIns, concurrency: 1, maxMs: LONG }));
       check(complete.result.ok === CFG.signIns && complete.served === 2 * CFG.signIns, `${kind} sign-in: ${JSON.stringify(complete.result.failure)}, ${complete.served} served`);
       const begin = await measure(app, 'start', () => L('signInStart', { base: app.base, count: CFG.signIns, concurrency: 1 }));
@@ -258,6 +273,8 @@ async function main() {
   const sessions = signIns.cookies.slice();
   const take = (n) => sessions.splice(0, n);
   await sleep(CFG.shortTTL * 1000 + 1000);
+  // The full GC before the measured phases; the renewals and bursts of the warm-up follow it.
+  await fullGC(app);
   const warmRenewals = take(CFG.warmRenewals);
   await L('get', { base: app.base, cookies: warmRenewals, concurrency: 1, count: warmRenewals.length, maxMs: LONG });
   await L('warm', { targets: [{ base: app.base, n: CFG.burst }] });
@@ -340,7 +357,7 @@ function report(out) {
   const cpu = (/^model name\s*:\s*(.*)$/m.exec(fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '') || [])[1] || os.cpus()[0]?.model || 'unknown';
   lines.push('# Instruction counts (callgrind)', '');
   lines.push(`${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cfg.mode} run of \`npm run bench:instructions\` (${fmt(out.seconds)} s). Machine: ${os.cpus().length} cores, ${cpu}, Node ${process.version}, ${out.valgrind}.`);
-  lines.push(`Each app process alone under callgrind (\`node ${NODE_FLAGS.join(' ')}\`), warmed up with the instrumentation off (${fmt(cfg.warmGets)} GETs, ${fmt(cfg.warmSignIns)} sign-ins), a scavenge (minor GC) before each measured phase; the emulator, the load generator and Redis outside valgrind. Instructions are the app process's, all threads. "Without GC and compilation" leaves out V8's garbage collector and its compilers (parser, bytecode, Sparkplug, TurboFan); "with GC" puts the collector back. See bench/README.md.`, '');
+  lines.push(`Each app process alone under callgrind (\`node ${NODE_FLAGS.join(' ')}\`), warmed up with the instrumentation off (${fmt(cfg.warmGets)} GETs, ${fmt(cfg.warmSignIns)} sign-ins; then a full GC and a top-up of ${fmt(cfg.topUpGets)} GETs before the GET phase, of ${fmt(cfg.topUpSignIns)} sign-ins before the sign-in phases), a scavenge (minor GC) before each measured phase; the emulator, the load generator and Redis outside valgrind. Instructions are the app process's, all threads. "Without GC and compilation" leaves out V8's garbage collector and its compilers (parser, bytecode, Sparkplug, TurboFan); "with GC" puts the collector back. See bench/README.md.`, '');
 
   const g = Object.fromEntries(Object.entries(out.get).map(([k, x]) => [k, per(x)]));
   lines.push('## Signed-in GET /me with a fresh token', '', `${fmt(cfg.gets)} sequential keep-alive requests of one session signed in just before the phase. Instructions per request.`, '');

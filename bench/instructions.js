@@ -32,11 +32,12 @@ const CFG = {
   // in a measured phase: a full GC and a top-up warm-up come before each group of phases.
   heapGrowingPercent: num('BENCH_HEAP_GROWING', 1900),
   // Warm-up, instrumentation off: requests and sign-ins enough for V8 to settle its tiers; after
-  // the full GC, V8 re-optimizes a few dozen functions, hence the top-ups.
+  // the full GC, V8 deoptimizes and re-optimizes a few dozen functions (their optimized code embeds
+// objects that died), hence the top-ups.
   warmGets: quick ? 600 : 3000,
   warmSignIns: quick ? 300 : 1000,
   topUpGets: quick ? 300 : 2000,
-  topUpSignIns: quick ? 100 : 500,
+  topUpSignIns: quick ? 100 : 1000,
   // Measured, one at a time (concurrency 1): nothing depends on how requests interleave.
   gets: quick ? 300 : 1500,
   signIns: quick ? 30 : 150,
@@ -45,7 +46,7 @@ const CFG = {
   // even while others load the machine.
   shortTTL: num('BENCH_SHORT_TTL', 60),
   warmRenewals: quick ? 60 : 300,
-  warmBursts: quick ? 2 : 10,
+  warmBursts: quick ? 2 : 20,
   renewals: quick ? 5 : 20,
   bursts: quick ? 2 : 5,
   burst: 100,

@@ -45,9 +45,9 @@ const CFG = {
   // Long enough that a renewed token is still fresh (over half its life left) for the burst after,
   // even while others load the machine.
   shortTTL: num('BENCH_SHORT_TTL', 60),
-  warmRenewals: quick ? 60 : 300,
+  warmRenewals: quick ? 60 : 600,
   warmBursts: quick ? 2 : 20,
-  renewals: quick ? 5 : 20,
+  renewals: quick ? 5 : 40,
   bursts: quick ? 2 : 5,
   burst: 100,
 };

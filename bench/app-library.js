@@ -8,7 +8,7 @@ const { RedisStore } = require('connect-redis');
 const Redis = require('ioredis');
 const passport = require('passport');
 const { SpaceStrategy, spaceTokenRefresh, spaceErrorHandler, spaceSignOut } = require('passport-jetbrains-space');
-const { CLIENT, SESSION_SECRET, REDIS_URL, clock, redisOptions, runApp } = require('./common.js');
+const { CLIENT, SESSION_SECRET, REDIS_URL, REDIS_TIMEOUT, clock, redisOptions, runApp } = require('./common.js');
 
 const prefix = process.env.BENCH_PREFIX;
 // BENCH_CLUSTER (comma-separated ports): a Redis Cluster, set up as docs/several-instances.md says.
@@ -24,6 +24,10 @@ const strategy = new SpaceStrategy({
   callbackURL: '/auth/space/callback',
   // A load test signs in thousands of members from one address: a flood, by design.
   rateLimit: false,
+  // Bench only: the library's own waits, for Redis (default 2000 ms, raised with the client's,
+  // see common.js) and for Space (default 10000 ms), raised when the app runs under valgrind.
+  ...(REDIS_TIMEOUT !== 2000 ? { redisTimeout: REDIS_TIMEOUT } : {}),
+  ...(process.env.BENCH_SPACE_TIMEOUT ? { timeout: Number(process.env.BENCH_SPACE_TIMEOUT) } : {}),
   // Bench only: when this process wrote a renewal, to time the waiters of other processes.
   onEvent: (e) => { if (e.event === 'token.refreshed' && writes.push(clock()) > 1000) writes.shift(); },
 }, (accessToken, refreshToken, profile, done) => done(null, profile));

@@ -23,6 +23,9 @@ const { startSpaceEmulator } = require('passport-jetbrains-space/emulator');
 
 const SHORT_TTL = Number(process.env.BENCH_SHORT_TTL || 8);
 const MEMBERS = Number(process.env.BENCH_MEMBERS || 1000);
+// BENCH_CODE_TTL (seconds): a longer life for authorization codes, for apps that run slowly
+// (instructions.js runs them under valgrind, where 150 sign-in starts can outlast the default 60 s).
+const CODE_TTL = process.env.BENCH_CODE_TTL ? Number(process.env.BENCH_CODE_TTL) : undefined;
 
 async function main() {
   // Sign-ins of many different members, approved in turn, as an app meets them: one member
@@ -47,6 +50,7 @@ async function main() {
     // Count every token request between resets (the default keeps only the last 1,000, which
     // capped the memory phase's renewal count at 1,000).
     maxRecordedRequests: Infinity,
+    ...(CODE_TTL ? { codeTTL: CODE_TTL } : {}),
   };
   const long = await startSpaceEmulator(common);
   const short = await startSpaceEmulator({ ...common, accessTokenTTL: SHORT_TTL });

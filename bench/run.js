@@ -13,8 +13,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { randomBytes } = require('node:crypto');
-const Redis = require('ioredis');
-const { REDIS_URL, client } = require('./common.js');
+const { client, deleteKeys } = require('./common.js');
 const { clusterPhase } = require('./cluster.js');
 const { shares } = require('./shares.js');
 
@@ -459,26 +458,13 @@ function report(out) {
   return lines.join('\n');
 }
 
-async function deleteKeys() {
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) deleted += await redis.del(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-  return deleted;
-}
-
 async function teardown() {
   await Promise.all([...children].map((child) => new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     child.once('exit', resolve);
     child.kill('SIGTERM');
   })));
-  const deleted = await deleteKeys().catch((err) => { log(`could not delete keys: ${err.message}`); return 0; });
+  const deleted = await deleteKeys(prefix).catch((err) => { log(`could not delete keys: ${err.message}`); return 0; });
   log(`stopped every process; deleted ${deleted} Redis keys under ${prefix}`);
 }
 
@@ -490,7 +476,12 @@ main().then(async (out) => {
   console.log(text);
   const target = process.env.BENCH_RESULTS || path.join(__dirname, 'RESULTS.md');
   if (target !== '-') {
-    fs.writeFileSync(target, `${text}\n`);
+    // Keep the section `npm run bench:instructions` wrote (bench/instructions.js): this run does not measure it.
+    const old = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : '';
+    const at = old.indexOf('# Instruction counts (callgrind)');
+    const end = at >= 0 ? old.indexOf('\n# ', at + 1) : -1;
+    const kept = at >= 0 ? old.slice(at, end >= 0 ? end : undefined).replace(/\s*$/, '\n') : '';
+    fs.writeFileSync(target, `${text.replace(/\s*$/, '')}\n${kept ? `\n${kept}` : ''}`);
     log(`wrote ${path.relative(process.cwd(), target)}`);
   }
 }, async (err) => {

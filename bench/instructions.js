@@ -4,7 +4,7 @@
 // with GC and V8's compilers reported apart. Unlike CPU time, an instruction count hardly moves
 // with a busy machine, so two runs agree closely and small differences between apps show.
 //
-//   npm run bench:instructions                 full run (about 12 minutes)
+//   npm run bench:instructions                 full run (7 to 11 minutes on a shared 2-core machine)
 //   npm run bench:instructions -- --quick      a short check of the machinery (smaller counts)
 //
 // Each app process runs alone under `valgrind --tool=callgrind --instr-atstart=no` (node with
@@ -380,7 +380,7 @@ function report(out) {
     rows.push([PHASES[phase], '**(c) ÷ (b)**', `**${fmt(r('rest'), 3)}**`, fmt(r('withGC'), 3), '', '', fmt(r('total'), 3), '', '']);
   }
   table(['phase', 'app', 'without GC and compilation', 'with GC', 'GC', 'compilation', 'all', 'Redis commands', 'collections (minor + full)'], rows);
-  lines.push('A sign-in phase holds only a few collections (last column), and whether one more falls inside it or just after it moves "with GC" per sign-in from run to run; "without GC and compilation" does not move with them.', '');
+  lines.push('A sign-in phase holds only one or two collections (last column); they start when the young generation is full, so the same ones fall inside the phase run after run.', '');
 
   const r = Object.fromEntries(Object.entries(out.renewal).map(([k, x]) => [k, { ...per(x), tokens: x.tokens, units: x.units }]));
   lines.push('## Renewal (library app, emulator with short-lived tokens)', '', `A separate process of (c) on the emulator whose tokens live ${cfg.shortTTL} s, warmed up with ${cfg.warmRenewals} renewals and ${cfg.warmBursts} bursts. "One renewal": ${cfg.renewals} sessions whose token has expired, one request each, one at a time (each request waits for its renewal), per request. "Burst": ${cfg.bursts} times ${cfg.burst} concurrent requests of one session whose token has expired, waiting on one renewal, per request (waiter). "Burst, fresh token": the same bursts again right after, nobody waiting, per request.`, '');

@@ -5,7 +5,7 @@ import { isRedisOutage, localPath, onlyKnown, RedisUnavailableError, SpaceSessio
 import { answerSignedOut, answerUnavailable, requestPath } from '../web';
 import { guardStore, MOUNT_ORDER, passportSessionMissing, sessionOf } from '../session';
 import { touchSession } from '../members';
-import { guardLifetimes } from '../lifetimes';
+import { guardLifetimes, lifetimesOn } from '../lifetimes';
 import { SHARED_OPTION_NAMES, type SpaceSharedOptions } from '../config';
 import type { SpaceStrategy } from '../strategy';
 import { isFresh, type SpaceTokenSet, type StoredTokenSet } from '../tokens';
@@ -109,6 +109,8 @@ export function spaceTokenRefresh(options: SpaceTokenRefreshOptions): RequestHan
     bindRequest(req, strategy.runtime);
     guardStore((req as unknown as { sessionStore?: unknown }).sessionStore, strategy.runtime.emit);
     // A sign-in past idleTimeout or absoluteTimeout ends here, before anything else is done for it.
+    // Both off (the default): no guard and no closure on the hot path.
+    if (!lifetimesOn(strategy.runtime)) return serve(req, res, next);
     guardLifetimes(strategy.runtime, req, res, next, () => serve(req, res, next));
   };
 
